@@ -1,0 +1,29 @@
+# The one place that knows where the virtualenv is. Every target sets it up first if needed.
+#   make test     unit tests + one end-to-end papermill run of the quick study
+#   make study    the whole study on the default synthetic profile -> results/default/
+#   make bench    benchmarks (ratios against in-run baselines)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-8)
+PROFILE ?= default
+
+.PHONY: setup test study bench clean-results
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+study: $(STAMP)
+	$(BIN)/mmlib study --profile $(PROFILE)
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,113 @@
+"""Command line: thin wrappers over the library.
+
+    mmlib synth --profile quick --out data/synth-quick          # write the synthetic IEMOCAP tree
+    mmlib features --profile quick                              # extract (or reuse) cached features
+    mmlib features --profile paper --data-root /data/IEMOCAP_full_release --on-error skip
+    mmlib study --profile default                               # the four notebooks -> results/default/
+    mmlib study --profile paper --data-root /data/IEMOCAP_full_release
+
+`-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=detector`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+import yaml
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"override {pair!r} must look like section.key=value")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _config(args):
+    from mmlib.config import load_config
+
+    overrides = _overrides(args.override)
+    if getattr(args, "data_root", None):
+        overrides["data.root"] = args.data_root
+    if getattr(args, "data_dir", None):
+        overrides["data.data_dir"] = args.data_dir
+    return load_config(args.profile, overrides)
+
+
+def cmd_synth(args) -> None:
+    from mmlib.data.synthetic import SYNTH_PROFILES, generate_corpus
+
+    cfg = SYNTH_PROFILES[args.profile]
+    if args.seed is not None:
+        cfg = replace(cfg, seed=args.seed)
+    root = generate_corpus(args.out, cfg, progress=not args.quiet)
+    print(root)
+
+
+def cmd_features(args) -> None:
+    from mmlib.data.corpus import labelled, prepare_corpus
+    from mmlib.data.features import extract_features
+
+    cfg = _config(args)
+    table = prepare_corpus(cfg, progress=not args.quiet)
+    rows = table if args.all_rows else labelled(table)
+    feats = extract_features(rows, cfg, cache_dir=args.cache_dir or f"{cfg.data.data_dir}/cache",
+                             on_error=args.on_error, progress=not args.quiet, workers=args.workers)
+    print(json.dumps({"utterances": len(rows), "stats": feats.stats, "skipped": feats.skipped}, indent=2))
+
+
+def cmd_study(args) -> None:
+    from mmlib.study import run_study
+
+    cfg = _config(args)
+    run_study(cfg, run_name=args.run or args.profile, results_dir=args.results_dir,
+              overrides=_overrides(args.override), data_root=args.data_root,
+              retrain=args.retrain, progress=not args.quiet)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="mmlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("synth", help="write the synthetic IEMOCAP-layout corpus")
+    s.add_argument("--profile", default="default", choices=["quick", "default"])
+    s.add_argument("--out", required=True, help="output folder (IEMOCAP_full_release/ is created inside)")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_synth)
+
+    for name, fn, hlp in (("features", cmd_features, "extract features into the cache"),
+                          ("study", cmd_study, "run the four notebooks with papermill")):
+        c = sub.add_parser(name, help=hlp)
+        c.add_argument("--profile", default="default")
+        c.add_argument("--data-root", default=None, help="corpus root (e.g. .../IEMOCAP_full_release); default: synthetic")
+        c.add_argument("--data-dir", default=None, help="where corpora, caches and checkpoints go (default data/)")
+        c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+        c.add_argument("--quiet", action="store_true")
+        c.set_defaults(fn=fn)
+        if name == "features":
+            c.add_argument("--cache-dir", default=None)
+            c.add_argument("--on-error", choices=["raise", "skip"], default=None)
+            c.add_argument("--workers", type=int, default=None)
+            c.add_argument("--all-rows", action="store_true", help="also rows outside the label set")
+        else:
+            c.add_argument("--run", default=None, help="results/<run>/ (default: the profile name)")
+            c.add_argument("--results-dir", default="results")
+            c.add_argument("--retrain", action="store_true", help="retrain unimodal models even if checkpoints exist")
+
+    args = p.parse_args(argv)
+    try:
+        args.fn(args)
+    except (KeyError, ValueError, FileNotFoundError) as err:
+        print(f"mmlib {args.cmd}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""One typed configuration for the whole study, named profiles, and stable hashes.
+
+    from mmlib.config import load_config
+    cfg = load_config("quick", {"train.max_epochs": 3, "model.head": "matchmap"})
+    cfg.hash("audio")          # key of everything the audio features depend on
+
+Papermill's parameters cell passes only primitives (a profile name and dotted overrides);
+`load_config` builds the typed config from them, so derived values never go stale. Unknown keys
+are an error. `StudyConfig.hash(*sections)` is the cache key of an artifact: it covers exactly the
+sections that shape it, so changing the video settings never invalidates the audio cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any, Optional
+
+from mmlib.data.synthetic import SYNTH_PROFILES, SynthConfig
+
+EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "synthetic"  # synthetic | iemocap | ravdess | cremad
+    root: Optional[str] = None  # corpus root; None = the synthetic corpus under data_dir
+    data_dir: str = "data"  # where the synthetic corpus, feature caches and checkpoints live
+    label_set: str = "4class"  # 4class: neu, hap (+exc), sad, ang | 6class: neu, hap, exc, sad, ang, fru
+    protocol: str = "loso5"  # loso5 (leave one session out) | session_speaker10 (the authors' 10 folds)
+    on_error: str = "raise"  # raise | skip: what bad media does to a run
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    sample_rate: int = 16000
+    n_mels: int = 40
+    n_fft: int = 512
+    win_ms: float = 25.0  # Hamming window, as the authors
+    hop_ms: float = 10.0
+    fmin: float = 300.0
+    fmax: float = 8000.0
+    deltas: bool = True  # stack deltas and delta-deltas: 3 input channels
+    max_seconds: float = 6.0  # longer utterances are cut (padded mode) to bound memory
+    chunk_seconds: Optional[float] = None  # the authors cut/pad into fixed chunks (3.0); None = variable length + mask
+    snr_db: Optional[float] = None  # degrade: add noise at this SNR before the log-mel (robustness runs)
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    n_frames: int = 16  # sampled evenly across the utterance's segment
+    size: int = 112  # face crop is resized to size x size
+    crop: str = "box"  # box (fixed box per half) | detector (OpenCV Haar face detector, smoothed, box fallback)
+    face_box: tuple[float, float, float, float] = (0.1, 0.1, 0.9, 0.9)  # x0, y0, x1, y1 relative to the half
+    blur_sigma: float = 0.0  # degrade: Gaussian blur of the face crop (robustness runs)
+    occlusion: float = 0.0  # degrade: fraction of the face covered
+    drop_prob: float = 0.0  # degrade: probability a frame is replaced by the previous one
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    head: str = "matchmap"  # audio | video | concat | matchmap | matchmap_attn
+    dim: int = 512  # shared feature size D of both encoders
+    audio_width: int = 64  # channels of the audio CNN's first layer (paper: 128 -> 512 out)
+    video_arch: str = "mc3_18"  # mc3_18 | r3d_18 | r2plus1d_18 | narrow
+    video_width: int = 64  # narrow only: channels of the first stage
+    pool_hw: int = 7  # video feature map is pool_hw x pool_hw, as the authors' AdaptiveAvgPool3d((1,7,7))
+    keep_time: bool = False  # keep the video's time axis in the feature map
+    pretrained_video: bool = False  # Kinetics weights from the local torch hub cache only
+    aux_heads: bool = False  # auxiliary unimodal classifiers on each branch
+    vad_head: bool = False  # valence/arousal/dominance regression
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 32
+    lr: float = 1.077e-4
+    weight_decay: float = 1.409e-3
+    max_epochs: int = 30
+    patience: int = 3  # early stopping on validation loss
+    grad_clip: float = 3.0
+    seed: int = 42
+    similarity: str = "SIMA"  # SISA | MISA | SIMA: pooling of the matchmap for the ranking loss
+    rank_loss: str = "sampled"  # sampled (DAVEnet / authors) | hinge | infonce (full batch)
+    rank_weight: float = 0.078  # w in CE + w * ranking (the authors' value)
+    margin: float = 1.0
+    impostor_other_label: bool = True  # impostors drawn among samples of a different emotion
+    aux_weight: float = 0.0  # weight of the auxiliary unimodal cross-entropies
+    vad_weight: float = 0.0  # weight of the VAD regression
+    init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
+    precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
+    devices: Any = "auto"
+    accelerator: str = "auto"
+    strategy: str = "auto"
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    profile: str = "default"
+    data: DataConfig = field(default_factory=DataConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    folds: Optional[tuple[int, ...]] = None  # which folds to run (1-based); None = all
+    seeds: tuple[int, ...] = (42,)  # training seeds of the study
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def hash(self, *sections: str) -> str:
+        """Stable 12-hex key of the named sections (all when none given)."""
+        d = self.to_dict()
+        keys = sections or tuple(sorted(d))
+        return stable_hash({k: d[k] for k in keys})
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> "StudyConfig":
+        return apply_overrides(self, overrides or {})
+
+
+def stable_hash(obj: Any, n: int = 12) -> str:
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def apply_overrides(cfg, overrides: dict[str, Any]):
+    """Return a copy of dataclass `cfg` with dotted keys replaced ("train.lr": 1e-3).
+
+    Unknown keys raise a KeyError naming the key and the valid choices; values are coerced to the
+    field's type when the field holds a bool/int/float/tuple so CLI strings work too.
+    """
+    nested: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            top[head] = value
+    names = {f.name: f for f in fields(cfg)}
+    changes: dict[str, Any] = {}
+    for key, value in top.items():
+        if key not in names:
+            raise KeyError(f"unknown config key {key!r} in {type(cfg).__name__}; valid: {sorted(names)}")
+        changes[key] = _coerce(getattr(cfg, key), value, key)
+    for head, sub in nested.items():
+        if head not in names or not is_dataclass(getattr(cfg, head)):
+            raise KeyError(f"unknown config section {head!r}; valid: {sorted(n for n in names if is_dataclass(getattr(cfg, n)))}")
+        try:
+            changes[head] = apply_overrides(getattr(cfg, head), sub)
+        except KeyError as err:
+            raise KeyError(f"{head}.{err.args[0]}") from None
+    return replace(cfg, **changes)
+
+
+def _coerce(current: Any, value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        if isinstance(current, bool):
+            if value.lower() in ("1", "true", "yes"):
+                return True
+            if value.lower() in ("0", "false", "no"):
+                return False
+            raise ValueError(f"config key {key!r} expects a bool, got {value!r}")
+        if isinstance(current, int) and not isinstance(current, bool):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if value.lower() == "none":
+            return None
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+# Named profiles: each is a set of overrides on the defaults above, so the defaults stay readable.
+PROFILES: dict[str, dict[str, Any]] = {
+    # Tests and smoke runs: a tiny corpus, tiny inputs, tiny models, one fold, two epochs.
+    "quick": {
+        "synth": SYNTH_PROFILES["quick"],
+        "audio.max_seconds": 3.0,
+        "video.n_frames": 4,
+        "video.size": 32,
+        "model.dim": 32,
+        "model.audio_width": 16,
+        "model.video_arch": "narrow",
+        "model.video_width": 8,
+        "model.pool_hw": 4,
+        "train.batch_size": 16,
+        "train.lr": 3e-3,
+        "train.max_epochs": 2,
+        "train.patience": 2,
+        "folds": (1,),
+    },
+    # The study on the synthetic corpus, sized to finish in minutes on two CPU cores.
+    "default": {
+        "synth": SYNTH_PROFILES["default"],
+        "audio.max_seconds": 4.0,
+        "video.n_frames": 8,
+        "video.size": 48,
+        "model.dim": 64,
+        "model.audio_width": 32,
+        "model.video_arch": "narrow",
+        "model.video_width": 16,
+        "model.pool_hw": 4,
+        "train.batch_size": 32,
+        "train.lr": 2e-3,
+        "train.max_epochs": 25,
+        "train.patience": 4,
+    },
+    # The authors' settings (STUDY.md) on the real IEMOCAP: 10 folds, 3 s chunks, full-size models.
+    "paper": {
+        "data.dataset": "iemocap",
+        "data.protocol": "session_speaker10",
+        "audio.chunk_seconds": 3.0,
+        "audio.max_seconds": 30.0,
+        "video.n_frames": 16,
+        "video.size": 112,
+        "video.crop": "detector",
+        "model.dim": 512,
+        "model.audio_width": 128,
+        "model.video_arch": "mc3_18",
+        "model.pool_hw": 7,
+    },
+}
+
+
+def load_config(profile: str = "default", overrides: dict[str, Any] | None = None) -> StudyConfig:
+    """The profile's config with `overrides` (dotted keys) applied on top."""
+    if profile not in PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    base = StudyConfig(profile=profile)
+    prof = dict(PROFILES[profile])
+    synth = prof.pop("synth", None)
+    if synth is not None:
+        base = replace(base, synth=synth)
+    return base.with_overrides(prof).with_overrides(overrides)

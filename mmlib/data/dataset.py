@@ -1,0 +1,131 @@
+"""Torch Dataset and collate over cached features.
+
+    norm = Normalizer.fit([feats.audio[i] for i in fold.train])
+    ds = EmotionDataset(table, fold.train, feats, class_names, cfg.audio, norm)
+    loader = DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate)
+    batch = next(iter(loader))
+    batch["audio"]          # (B, 3, n_mels, T_max) float, zero-padded; batch["audio_lengths"] (B,)
+    batch["audio_mask"]     # (B, T_max) bool, True on real frames
+    batch["video"]          # (B, 3, T_v, H, W) float in [0, 1] minus 0.5
+    batch["label"], batch["vad"], batch["id"], batch["utt_index"]
+
+Two audio modes, from AudioConfig.chunk_seconds:
+- None: one item per utterance, variable length (cut at max_seconds during extraction), masked;
+- c seconds (the authors used 3): each utterance becomes ceil(dur / c) items of exactly c seconds
+  (the last zero-padded, masked). Every chunk gets the video frames that fall inside its own time
+  span, so audio and video stay aligned (the authors' code read chunk k's video from 3k s to the
+  end). Evaluation combines chunk logits per utterance (`utt_index`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from mmlib.config import AudioConfig
+
+
+@dataclass
+class Normalizer:
+    """Per channel and mel band mean/std of log-mel features, fitted on a training split only."""
+
+    mean: np.ndarray  # (C, F, 1)
+    std: np.ndarray  # (C, F, 1)
+
+    @classmethod
+    def fit(cls, arrays: list[np.ndarray]) -> "Normalizer":
+        if not arrays:
+            raise ValueError("cannot fit a normalizer on no features")
+        cat = np.concatenate(arrays, axis=2)  # (C, F, sum T)
+        return cls(cat.mean(axis=2, keepdims=True), cat.std(axis=2, keepdims=True) + 1e-5)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+
+def _chunks(n_frames: int, chunk: int) -> list[tuple[int, int]]:
+    return [(k * chunk, min((k + 1) * chunk, n_frames)) for k in range(max(1, math.ceil(n_frames / chunk)))]
+
+
+class EmotionDataset(Dataset):
+    """Items of the utterances `ids` of `table` (labelled rows), features from a FeatureSet."""
+
+    def __init__(self, table: pd.DataFrame, ids, feats, classes: list[str], audio_cfg: AudioConfig,
+                 normalizer: Normalizer | None = None, modalities: tuple[str, ...] = ("audio", "video")):
+        rows = table.set_index("id").loc[list(ids)]
+        missing = [i for i in ids if ("audio" in modalities and i not in feats.audio)
+                   or ("video" in modalities and i not in feats.video)]
+        if missing:
+            raise KeyError(f"{len(missing)} utterances have no features (skipped or not extracted): {missing[:5]}")
+        unknown = sorted(set(rows["label"].dropna()) - set(classes))
+        if rows["label"].isna().any() or unknown:
+            raise ValueError(f"every utterance needs a label in {classes}; found None or {unknown}")
+        self.ids = list(ids)
+        self.labels = np.array([classes.index(lbl) for lbl in rows["label"]], dtype=np.int64)
+        self.vad = rows[["valence", "arousal", "dominance"]].to_numpy(dtype=np.float32)
+        self.feats, self.modalities, self.norm = feats, modalities, normalizer
+        hop_s = audio_cfg.hop_ms / 1000
+        self.items: list[tuple[int, tuple[int, int] | None]] = []  # (utterance index, audio frame span)
+        for ui, uid in enumerate(self.ids):
+            if audio_cfg.chunk_seconds is None or "audio" not in modalities:
+                self.items.append((ui, None))
+            else:
+                n = feats.audio[uid].shape[-1]
+                self.items.extend((ui, span) for span in _chunks(n, round(audio_cfg.chunk_seconds / hop_s)))
+        self.chunk_frames = None if audio_cfg.chunk_seconds is None else round(audio_cfg.chunk_seconds / hop_s)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        ui, span = self.items[i]
+        uid = self.ids[ui]
+        item = {"id": uid, "utt_index": ui, "label": int(self.labels[ui]), "vad": torch.from_numpy(self.vad[ui])}
+        if "audio" in self.modalities:
+            a = self.feats.audio[uid]
+            a = self.norm(a) if self.norm is not None else a
+            if span is not None:
+                a = a[..., span[0]:span[1]]
+            item["audio"] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+        if "video" in self.modalities:
+            v = self.feats.video[uid]  # (T, H, W, 3) uint8
+            if span is not None:
+                v = v[_frames_in_span(len(v), span, self.feats.audio[uid].shape[-1])]
+            item["video"] = torch.from_numpy(v).permute(3, 0, 1, 2).float().div_(255.0).sub_(0.5)
+        return item
+
+
+def _frames_in_span(n_video: int, span: tuple[int, int], n_audio: int) -> np.ndarray:
+    """Indices of n_video clip frames resampled from the part of the clip that covers audio frames span."""
+    centres = (np.arange(n_video) + 0.5) / n_video * n_audio  # clip frame times in audio frames
+    lo, hi = span
+    want = lo + (np.arange(n_video) + 0.5) * (hi - lo) / n_video
+    return np.abs(centres[None, :] - want[:, None]).argmin(axis=1)
+
+
+def collate(items: list[dict], chunk_frames: int | None = None) -> dict:
+    """Stack items; pad audio to the longest (or to chunk_frames) with a mask of real frames."""
+    out: dict = {
+        "id": [it["id"] for it in items],
+        "utt_index": torch.tensor([it["utt_index"] for it in items]),
+        "label": torch.tensor([it["label"] for it in items]),
+        "vad": torch.stack([it["vad"] for it in items]),
+    }
+    if "audio" in items[0]:
+        lengths = torch.tensor([it["audio"].shape[-1] for it in items])
+        t_max = int(chunk_frames or lengths.max())
+        c, f = items[0]["audio"].shape[:2]
+        audio = torch.zeros(len(items), c, f, t_max)
+        for b, it in enumerate(items):
+            audio[b, :, :, : it["audio"].shape[-1]] = it["audio"]
+        out["audio"] = audio
+        out["audio_lengths"] = lengths
+        out["audio_mask"] = torch.arange(t_max)[None, :] < lengths[:, None]
+    if "video" in items[0]:
+        out["video"] = torch.stack([it["video"] for it in items])
+    return out

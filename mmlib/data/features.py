@@ -1,0 +1,237 @@
+"""Log-mel spectrograms, face clips, and the on-disk feature cache.
+
+    feats = extract_features(table, cfg, cache_dir="data/cache")        # or: mmlib features --profile quick
+    feats.audio["Ses01F_impro01_F000"].shape   # (3, 40, T): log-mel, delta, delta-delta
+    feats.video["Ses01F_impro01_F000"].shape   # (n_frames, size, size, 3) uint8
+    feats.stats                                # {"audio": {"hits": .., "built": ..}, "video": {...}}
+
+Cache layout: `<cache_dir>/<modality>-<key>/<utt id>-<media fingerprint>.npy`, where `key` hashes the
+modality's config section and the source code of the functions that compute it (so editing the
+video crop never invalidates the audio cache), and the fingerprint hashes the media file's path,
+size and modification time. Files are written to a temporary name and renamed into place, so an
+interrupted run leaves no half-written entry. Missing entries are built in parallel, one task per
+utterance (audio) or per video file (video), with a progress bar.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mmlib.config import AudioConfig, StudyConfig, VideoConfig, stable_hash
+from mmlib.data import degrade, media
+from mmlib.data.media import MediaError
+
+
+class BadMediaError(RuntimeError):
+    """Raised when utterances could not be read; `.problems` maps utterance id -> reason."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = dict(problems)
+        lines = [f"  {uid}: {why}" for uid, why in sorted(problems.items())]
+        super().__init__(
+            f"{len(problems)} utterance(s) have bad media (pass on_error='skip' to skip and record them):\n"
+            + "\n".join(lines[:50])
+            + (f"\n  ... and {len(lines) - 50} more" if len(lines) > 50 else "")
+        )
+
+
+@dataclass
+class FeatureSet:
+    audio: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (3 or 1, n_mels, T) float32
+    video: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (T, H, W, 3) uint8
+    skipped: dict[str, str] = field(default_factory=dict)  # id -> reason
+    stats: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- audio
+
+def logmel(wave: np.ndarray, cfg: AudioConfig) -> np.ndarray:
+    """(3, n_mels, T) log-mel + deltas (or (1, n_mels, T)), the authors' settings by default."""
+    win = int(round(cfg.win_ms * cfg.sample_rate / 1000))
+    hop = int(round(cfg.hop_ms * cfg.sample_rate / 1000))
+    mel = librosa.feature.melspectrogram(
+        y=wave, sr=cfg.sample_rate, n_fft=cfg.n_fft, win_length=win, hop_length=hop,
+        window="hamming", n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, power=2.0,
+    )
+    db = librosa.power_to_db(mel, ref=np.max)  # (n_mels, T), 0 dB at the loudest bin
+    if not cfg.deltas:
+        return db[None].astype(np.float32)
+    width = min(9, db.shape[1] if db.shape[1] % 2 else db.shape[1] - 1)
+    if width < 3:
+        raise MediaError(f"audio too short for deltas: {db.shape[1]} frames")
+    d1 = librosa.feature.delta(db, width=width, order=1, mode="nearest")
+    d2 = librosa.feature.delta(db, width=width, order=2, mode="nearest")
+    return np.stack([db, d1, d2]).astype(np.float32)
+
+
+def audio_features(path: str, uid: str, cfg: AudioConfig) -> np.ndarray:
+    wave = media.read_audio(path, cfg.sample_rate)
+    if cfg.chunk_seconds is None:
+        wave = wave[: int(cfg.max_seconds * cfg.sample_rate)]
+    if cfg.snr_db is not None:
+        wave = degrade.add_noise(wave, cfg.snr_db, _rng(uid, "audio"))
+    return logmel(wave, cfg)
+
+
+# ---------------------------------------------------------------- video
+
+def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig) -> list:
+    clips = media.read_clips(path, segments, cfg.n_frames, sides, cfg.size, cfg.crop, cfg.face_box)
+    if cfg.blur_sigma or cfg.occlusion or cfg.drop_prob:
+        clips = [
+            c if isinstance(c, MediaError) else degrade.degrade_frames(
+                c, blur_sigma=cfg.blur_sigma, occlusion=cfg.occlusion, drop_prob=cfg.drop_prob, rng=_rng(uid, "video")
+            )
+            for uid, c in zip(uids, clips)
+        ]
+    return clips
+
+
+def _rng(uid: str, what: str) -> np.random.Generator:
+    """Per-utterance generator: degradations are identical on every rerun and every worker."""
+    return np.random.default_rng(int(stable_hash([uid, what], n=15), 16))
+
+
+# ---------------------------------------------------------------- cache keys
+
+_CODE = {
+    "audio": (media.read_audio, logmel, audio_features, degrade.add_noise),
+    "video": (media.read_clips, media.frame_times, media.half_of, media.box_pixels, media.detect_boxes,
+              media.crop_faces, video_features, degrade.degrade_frames),
+}
+
+
+def cache_key(cfg: StudyConfig, modality: str) -> str:
+    """Hash of the modality's config section and the source of the functions that compute it."""
+    code = "\n".join(inspect.getsource(fn) for fn in _CODE[modality])
+    return stable_hash({"config": asdict(getattr(cfg, modality)), "code": code})
+
+
+def fingerprint(path: str | None) -> str:
+    """Path, size and mtime of a media file (cheap; a changed file gets a new cache entry)."""
+    if not isinstance(path, str) or not os.path.exists(path):
+        return "missing"
+    st = os.stat(path)
+    return stable_hash([os.path.abspath(path), st.st_size, st.st_mtime_ns], n=10)
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.save(fh, array)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- workers (top level: picklable)
+
+def _audio_task(args):
+    uid, path, cfg, out = args
+    try:
+        arr = audio_features(path, uid, cfg)
+    except MediaError as err:
+        return uid, str(err)
+    _save(Path(out), arr)
+    return uid, None
+
+
+def _video_task(args):
+    path, uids, segments, sides, cfg, outs = args
+    results = []
+    for uid, clip, out in zip(uids, video_features(path, uids, segments, sides, cfg), outs):
+        if isinstance(clip, MediaError):
+            results.append((uid, str(clip)))
+        else:
+            _save(Path(out), clip)
+            results.append((uid, None))
+    return results
+
+
+def _run(tasks, fn, workers: int, progress: bool, desc: str, total: int):
+    """Map fn over tasks (in processes when workers > 1), yielding results as they finish."""
+    bar = tqdm(total=total, desc=desc, unit="utt", disable=not progress)
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            res = fn(t)
+            bar.update(len(res) if isinstance(res, list) else 1)
+            yield res
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for res in pool.map(fn, tasks, chunksize=1 if fn is _video_task else 8):
+                bar.update(len(res) if isinstance(res, list) else 1)
+                yield res
+    bar.close()
+
+
+def extract_features(
+    table: pd.DataFrame,
+    cfg: StudyConfig,
+    cache_dir: str | Path = "data/cache",
+    modalities: tuple[str, ...] = ("audio", "video"),
+    on_error: str | None = None,
+    progress: bool = True,
+    workers: int | None = None,
+) -> FeatureSet:
+    """Features of every row of `table`, from the cache where possible, built where not.
+
+    on_error: 'raise' (BadMediaError listing every bad utterance) or 'skip' (leave them out and list
+    them in `.skipped`); defaults to cfg.data.on_error.
+    """
+    on_error = on_error or cfg.data.on_error
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    workers = workers or os.cpu_count() or 1
+    feats = FeatureSet()
+    problems: dict[str, str] = {}
+    for modality in modalities:
+        if modality not in _CODE:
+            raise ValueError(f"unknown modality {modality!r}; choose audio and/or video")
+        t0 = time.perf_counter()
+        folder = Path(cache_dir) / f"{modality}-{cache_key(cfg, modality)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        src = "audio_path" if modality == "audio" else "video_path"
+        target = {
+            uid: folder / f"{uid}-{fingerprint(p)}.npy" for uid, p in zip(table["id"], table[src])
+        }
+        todo = table[[not target[uid].exists() for uid in table["id"]]]
+        mcfg = getattr(cfg, modality)
+        if modality == "audio":
+            tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
+            for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks)):
+                if err:
+                    problems[uid] = err
+        else:
+            missing = todo[todo["video_path"].isna()]
+            problems.update({uid: "no video for this dialog" for uid in missing["id"]})
+            tasks = [
+                (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
+                 [str(target[u]) for u in g["id"]])
+                for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
+            ]
+            for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing)):
+                problems.update({uid: err for uid, err in results if err})
+        store = getattr(feats, modality)
+        for uid in table["id"]:
+            if uid not in problems:
+                store[uid] = np.load(target[uid])
+        feats.stats[modality] = {
+            "hits": float(len(table) - len(todo)),
+            "built": float(len(todo)),
+            "seconds": time.perf_counter() - t0,
+        }
+    if problems and on_error == "raise":
+        raise BadMediaError(problems)
+    feats.skipped = problems
+    for store in (feats.audio, feats.video):
+        for uid in problems:
+            store.pop(uid, None)
+    return feats
