@@ -63,7 +63,8 @@ class VideoConfig:
 class ModelConfig:
     head: str = "matchmap"  # audio | video | concat | matchmap | matchmap_attn
     dim: int = 512  # shared feature size D of both encoders
-    audio_width: int = 64  # channels of the audio CNN's first layer (paper: 128 -> 512 out)
+    audio_width: float = 1.0  # multiplier of the audio CNN's hidden channels (1.0 = the paper's)
+    audio_final_kernel: int = 10  # the authors' last valid 1 x 10 conv (300 frames -> 10)
     video_arch: str = "mc3_18"  # mc3_18 | r3d_18 | r2plus1d_18 | narrow
     video_width: int = 64  # narrow only: channels of the first stage
     pool_hw: int = 7  # video feature map is pool_hw x pool_hw, as the authors' AdaptiveAvgPool3d((1,7,7))
@@ -111,6 +112,20 @@ class StudyConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "StudyConfig":
+        """Inverse of to_dict (e.g. the config a checkpoint or manifest recorded)."""
+        sections = {f.name: f.type for f in fields(cls)}
+        kw = {}
+        for key, value in d.items():
+            if key not in sections:
+                raise KeyError(f"unknown config key {key!r}")
+            sub = {"data": DataConfig, "synth": SynthConfig, "audio": AudioConfig, "video": VideoConfig,
+                   "model": ModelConfig, "train": TrainConfig}.get(key)
+            kw[key] = sub(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}) if sub else (
+                tuple(value) if isinstance(value, list) else value)
+        return cls(**kw)
 
     def hash(self, *sections: str) -> str:
         """Stable 12-hex key of the named sections (all when none given)."""
@@ -187,7 +202,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "video.n_frames": 4,
         "video.size": 32,
         "model.dim": 32,
-        "model.audio_width": 16,
+        "model.audio_width": 1.0,
+        "model.audio_final_kernel": 3,
         "model.video_arch": "narrow",
         "model.video_width": 8,
         "model.pool_hw": 4,
@@ -204,7 +220,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "video.n_frames": 8,
         "video.size": 48,
         "model.dim": 64,
-        "model.audio_width": 32,
+        "model.audio_width": 2.0,
+        "model.audio_final_kernel": 3,
         "model.video_arch": "narrow",
         "model.video_width": 16,
         "model.pool_hw": 4,
@@ -223,7 +240,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "video.size": 112,
         "video.crop": "detector",
         "model.dim": 512,
-        "model.audio_width": 128,
+        "model.audio_width": 1.0,
         "model.video_arch": "mc3_18",
         "model.pool_hw": 7,
     },

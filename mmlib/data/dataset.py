@@ -57,6 +57,9 @@ class EmotionDataset(Dataset):
 
     def __init__(self, table: pd.DataFrame, ids, feats, classes: list[str], audio_cfg: AudioConfig,
                  normalizer: Normalizer | None = None, modalities: tuple[str, ...] = ("audio", "video")):
+        unknown_ids = sorted(set(ids) - set(table["id"]))
+        if unknown_ids:
+            raise KeyError(f"{len(unknown_ids)} utterance ids are not in the table: {unknown_ids[:5]}")
         rows = table.set_index("id").loc[list(ids)]
         missing = [i for i in ids if ("audio" in modalities and i not in feats.audio)
                    or ("video" in modalities and i not in feats.video)]
@@ -67,7 +70,7 @@ class EmotionDataset(Dataset):
             raise ValueError(f"every utterance needs a label in {classes}; found None or {unknown}")
         self.ids = list(ids)
         self.labels = np.array([classes.index(lbl) for lbl in rows["label"]], dtype=np.int64)
-        self.vad = rows[["valence", "arousal", "dominance"]].to_numpy(dtype=np.float32)
+        self.vad = rows[["valence", "arousal", "dominance"]].to_numpy(dtype=np.float32).copy()
         self.feats, self.modalities, self.norm = feats, modalities, normalizer
         hop_s = audio_cfg.hop_ms / 1000
         self.items: list[tuple[int, tuple[int, int] | None]] = []  # (utterance index, audio frame span)

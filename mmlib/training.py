@@ -1,0 +1,272 @@
+"""Train and evaluate one model on one fold with PyTorch Lightning.
+
+    from mmlib.training import fit_fold
+    res = fit_fold(cfg, fold, table, feats, head="audio", seed=42, ckpt_dir="data/checkpoints")
+    res.predictions      # one row per test utterance: id, fold, seed, model, true, pred, p_<class>
+    res.checkpoint       # best epoch's weights + the config that made them
+
+AdamW, gradient clipping, early stopping on validation loss, the best epoch's weights kept; seeds
+from the config, deterministic on CPU; mixed precision on GPU; devices and strategy (e.g. ddp) from
+the config. A checkpoint is keyed by the hash of everything that shapes it (data, features, model,
+training, head, fold, seed), so a rerun reuses it instead of training again (pass retrain=True to
+refit). Fusion models can start from the same fold's unimodal checkpoints, as the authors did.
+When audio is cut into chunks, chunk logits are averaged per utterance before scoring.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from mmlib.config import StudyConfig, stable_hash
+from mmlib.data.corpus import class_names
+from mmlib.data.dataset import EmotionDataset, Normalizer, collate
+from mmlib.data.features import FeatureSet
+from mmlib.data.splits import Fold
+from mmlib.losses import LossWeights, multitask_loss
+from mmlib.models.fusion import build_model
+
+HEADS = ("audio", "video", "concat", "matchmap", "matchmap_attn")
+
+
+def modalities_of(head: str) -> tuple[str, ...]:
+    return {"audio": ("audio",), "video": ("video",)}.get(head, ("audio", "video"))
+
+
+def fixed_audio_frames(cfg: StudyConfig) -> int:
+    """Audio frames every item is padded to: the chunk, or max_seconds (the fixed matchmap head needs it)."""
+    a = cfg.audio
+    seconds = a.chunk_seconds if a.chunk_seconds is not None else a.max_seconds
+    return int(round(seconds * 1000 / a.hop_ms)) + (0 if a.chunk_seconds is not None else 1)
+
+
+def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
+    m = cfg.model
+    return build_model(
+        head=head, n_classes=len(class_names(cfg.data.label_set)), n_mels=cfg.audio.n_mels,
+        audio_width=m.audio_width,
+        audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
+        dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
+        aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,
+    )
+
+
+def loss_weights(cfg: StudyConfig, head: str) -> LossWeights:
+    t = cfg.train
+    fused = head not in ("audio", "video")
+    return LossWeights(
+        w_rank=t.rank_weight if fused else 0.0, w_aux=t.aux_weight if fused else 0.0, w_vad=t.vad_weight,
+        margin=t.margin, kind=t.similarity, ranking=t.rank_loss, label_aware=t.impostor_other_label,
+    )
+
+
+class EmotionModule(L.LightningModule):
+    """The model, the multi-task loss and AdamW; logs every loss part."""
+
+    def __init__(self, model: torch.nn.Module, weights: LossWeights, lr: float, weight_decay: float, seed: int):
+        super().__init__()
+        self.model, self.weights, self.lr, self.wd = model, weights, lr, weight_decay
+        self.gen = torch.Generator().manual_seed(seed)  # impostor sampling
+
+    def forward(self, batch: dict) -> dict:
+        return self.model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))
+
+    def _step(self, batch: dict, stage: str):
+        out = self(batch)
+        total, parts = multitask_loss(out, batch["label"], batch["vad"], self.weights, self.gen)
+        bs = len(batch["label"])
+        for k, v in parts.items():
+            self.log(f"{stage}_{k}", v, batch_size=bs, on_epoch=True, on_step=False, prog_bar=(k == "total"))
+        acc = (out["logits"].argmax(1) == batch["label"]).float().mean()
+        self.log(f"{stage}_acc", acc, batch_size=bs, on_epoch=True, on_step=False)
+        return total
+
+    def training_step(self, batch, _):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, _):
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.wd)
+
+
+@dataclass
+class FoldResult:
+    predictions: pd.DataFrame
+    checkpoint: Path
+    history: pd.DataFrame  # per-epoch train/val losses (empty when the checkpoint was reused)
+    reused: bool
+    model: torch.nn.Module  # the best epoch's model, in eval mode
+    test_set: EmotionDataset
+
+
+def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path) -> Path:
+    key = stable_hash({"cfg": {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds")},
+                       "head": head, "fold": fold.number, "test": fold.test, "seed": seed})
+    return Path(ckpt_dir) / f"{head}-fold{fold.number:02d}-seed{seed}-{key}.pt"
+
+
+def _loader(ds: EmotionDataset, cfg: StudyConfig, head: str, shuffle: bool, seed: int) -> DataLoader:
+    pad_to = fixed_audio_frames(cfg) if (head == "matchmap" or cfg.audio.chunk_seconds is not None) else None
+    return DataLoader(
+        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, num_workers=cfg.train.num_workers,
+        collate_fn=lambda items: collate(items, pad_to), generator=torch.Generator().manual_seed(seed),
+        drop_last=shuffle and len(ds) > cfg.train.batch_size,  # BatchNorm needs > 1 item
+    )
+
+
+def _datasets(cfg, fold, table, feats, head):
+    classes = class_names(cfg.data.label_set)
+    mods = modalities_of(head)
+    norm = Normalizer.fit([feats.audio[i] for i in fold.train]) if "audio" in mods else None
+    make = lambda ids: EmotionDataset(table, ids, feats, classes, cfg.audio, norm, mods)  # noqa: E731
+    return classes, make(fold.train), make(fold.val), make(fold.test)
+
+
+def _init_from_unimodal(model, init_from: dict[str, Path]):
+    """Copy the encoders of the unimodal checkpoints (audio_encoder.*, video_encoder.*) into `model`."""
+    own = model.state_dict()
+    for modality, path in init_from.items():
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        prefix = f"{modality}_encoder."
+        picked = {k: v for k, v in state.items() if k.startswith(prefix) and k in own and own[k].shape == v.shape}
+        if not picked:
+            raise ValueError(f"{path} holds no {prefix}* weights that fit this model")
+        own.update(picked)
+    model.load_state_dict(own)
+
+
+def _trainer(cfg: StudyConfig, root: str, progress: bool, callbacks=None) -> L.Trainer:
+    t = cfg.train
+    gpu = torch.cuda.is_available() and t.accelerator in ("auto", "gpu", "cuda")
+    precision = ("16-mixed" if gpu else "32-true") if t.precision == "auto" else t.precision
+    return L.Trainer(
+        max_epochs=t.max_epochs, gradient_clip_val=t.grad_clip, deterministic=not gpu,
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=precision,
+        callbacks=callbacks or [], logger=L.pytorch.loggers.CSVLogger(root, name="log"),
+        default_root_dir=root, enable_progress_bar=progress, enable_model_summary=False,
+        enable_checkpointing=bool(callbacks), num_sanity_val_steps=0, log_every_n_steps=1,
+    )
+
+
+def fit_fold(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSet, head: str | None = None,
+             seed: int | None = None, ckpt_dir: str | Path | None = None, init_from: dict[str, Path] | None = None,
+             retrain: bool = False, progress: bool = True) -> FoldResult:
+    """Train `head` on `fold` (or reuse its checkpoint) and predict the fold's test utterances."""
+    head = head or cfg.model.head
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
+    seed = cfg.train.seed if seed is None else seed
+    cfg = replace(cfg, train=replace(cfg.train, seed=seed))
+    ckpt_dir = Path(ckpt_dir or Path(cfg.data.data_dir) / "checkpoints")
+    ckpt = checkpoint_path(cfg, head, fold, seed, ckpt_dir)
+    classes, train_ds, val_ds, test_ds = _datasets(cfg, fold, table, feats, head)
+    L.seed_everything(seed, workers=True, verbose=False)
+    model = make_model(cfg, head)
+    history = pd.DataFrame()
+    reused = ckpt.exists() and not retrain
+    if reused:
+        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
+    else:
+        if init_from and cfg.train.init_from_unimodal and head not in ("audio", "video"):
+            _init_from_unimodal(model, init_from)
+        module = EmotionModule(model, loss_weights(cfg, head), cfg.train.lr, cfg.train.weight_decay, seed)
+        with tempfile.TemporaryDirectory(prefix="fit-", dir=_mkdir(ckpt_dir)) as tmp:
+            best = L.pytorch.callbacks.ModelCheckpoint(dirpath=Path(tmp) / "best", monitor="val_total", mode="min", save_top_k=1)
+            stop = L.pytorch.callbacks.EarlyStopping(monitor="val_total", mode="min", patience=cfg.train.patience)
+            with _quiet():
+                trainer = _trainer(cfg, tmp, progress, [best, stop])
+                trainer.fit(module, _loader(train_ds, cfg, head, True, seed), _loader(val_ds, cfg, head, False, seed))
+            module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
+            history = _history(tmp)
+        payload = {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": head, "fold": fold.number,
+                   "seed": seed, "classes": classes, "best_epoch": _best_epoch(history),
+                   "history": history.to_dict("list")}
+        tmp_path = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
+        torch.save(payload, tmp_path)
+        os.replace(tmp_path, ckpt)  # a half-written checkpoint never takes the final name
+    pred = predict(model, test_ds, cfg, head)
+    pred.insert(1, "fold", fold.number)
+    pred.insert(2, "seed", seed)
+    pred.insert(3, "model", head)
+    return FoldResult(pred, ckpt, history, reused, model.eval(), test_ds)
+
+
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _history(root: str) -> pd.DataFrame:
+    files = sorted(Path(root).glob("log/version_*/metrics.csv"))
+    if not files:
+        return pd.DataFrame()
+    df = pd.read_csv(files[-1])
+    return df.groupby("epoch").mean(numeric_only=True).drop(columns=["step"], errors="ignore").reset_index()
+
+
+def _best_epoch(history: pd.DataFrame) -> int | None:
+    if history.empty or "val_total" not in history:
+        return None
+    return int(history.loc[history["val_total"].idxmin(), "epoch"])
+
+
+class _quiet:
+    """Silence Lightning's banner lines and the CPU/worker advice while fitting."""
+
+    names = ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric")
+
+    def __enter__(self):
+        self.levels = {n: logging.getLogger(n).level for n in self.names}
+        for n in self.names:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        self.warn = warnings.catch_warnings()
+        self.warn.__enter__()
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+    def __exit__(self, *exc):
+        self.warn.__exit__(*exc)
+        for n, level in self.levels.items():
+            logging.getLogger(n).setLevel(level)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, ds: EmotionDataset, cfg: StudyConfig, head: str,
+            batch_size: int = 64) -> pd.DataFrame:
+    """Per-utterance predictions: chunk logits averaged per utterance, softmax, argmax."""
+    model.eval()
+    classes = class_names(cfg.data.label_set)
+    sums = torch.zeros(len(ds.ids), len(classes))
+    counts = torch.zeros(len(ds.ids))
+    loader = _loader(ds, replace(cfg, train=replace(cfg.train, batch_size=batch_size)), head, False, 0)
+    for batch in loader:
+        logits = model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))["logits"].float()
+        sums.index_add_(0, batch["utt_index"], logits)
+        counts.index_add_(0, batch["utt_index"], torch.ones(len(logits)))
+    probs = torch.softmax(sums / counts[:, None], dim=1).numpy()
+    out = pd.DataFrame({"id": ds.ids, "true": [classes[i] for i in ds.labels],
+                        "pred": [classes[i] for i in probs.argmax(1)]})
+    for i, c in enumerate(classes):
+        out[f"p_{c}"] = probs[:, i]
+    return out
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """The model stored in a checkpoint (built from the config it records) and the payload."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = make_model(StudyConfig.from_dict(payload["config"]), payload["head"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload
