@@ -102,8 +102,14 @@ def main(argv: list[str] | None = None) -> None:
             c.add_argument("--retrain", action="store_true", help="retrain unimodal models even if checkpoints exist")
 
     args = p.parse_args(argv)
+    from mmlib.data.features import BadMediaError
+    from mmlib.study import StudyError
+
     try:
         args.fn(args)
+    except (StudyError, BadMediaError) as err:
+        print(f"mmlib {args.cmd}: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
     except (KeyError, ValueError, FileNotFoundError) as err:
         print(f"mmlib {args.cmd}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

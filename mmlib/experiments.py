@@ -24,10 +24,10 @@ from tqdm.auto import tqdm
 from mmlib import metrics
 from mmlib.config import StudyConfig, load_config
 from mmlib.data.corpus import class_names, labelled, prepare_corpus
-from mmlib.data.dataset import EmotionDataset, Normalizer
+from mmlib.data.dataset import EmotionDataset, Normalizer, collate
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.splits import Fold, make_folds, select_folds
-from mmlib.training import checkpoint_path, fit_fold, load_checkpoint, modalities_of, predict
+from mmlib.training import checkpoint_path, fit_fold, fixed_audio_frames, load_checkpoint, modalities_of, predict
 
 
 @dataclass
@@ -143,4 +143,110 @@ def robustness(st: Study, heads: list[str], key: str, levels: list, overrides: d
                     pred = predict(model, ds, cfg, head)
                     rows.append({"model": head, "knob": key, "level": level, "fold": fold.number, "seed": seed,
                                  **metrics.scores(pred["true"], pred["pred"], st.classes)})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ helpers for the notebooks' figures
+
+IEMOCAP_4CLASS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}  # STUDY.md: 5,531 utterances
+IEMOCAP_4CLASS_PER_SESSION = {1: 1085, 2: 1023, 3: 1151, 4: 1031, 5: 1241}
+
+
+def corpus_summary(st: Study) -> pd.DataFrame:
+    """Labelled utterances per session and class (plus totals); with IEMOCAP's published counts
+    alongside when the corpus is the real IEMOCAP."""
+    lab = st.corpus[st.corpus["label"].notna()]
+    table = pd.crosstab(lab["session"], lab["label"], margins=True, margins_name="total")
+    table = table[[c for c in st.classes if c in table.columns] + ["total"]]
+    if st.cfg.data.dataset == "iemocap" and st.cfg.data.label_set == "4class":
+        published = pd.Series({**IEMOCAP_4CLASS_PER_SESSION, "total": sum(IEMOCAP_4CLASS.values())})
+        table["published_total"] = published.reindex(table.index).to_numpy()
+    return table
+
+
+def examples_per_class(st: Study, rank: int = 0) -> tuple[dict, dict]:
+    """Log-mel and face clip of one utterance per class (the `rank`-th by id), for a figure."""
+    specs, clips = {}, {}
+    for cls in st.classes:
+        uid = sorted(st.table.loc[st.table["label"] == cls, "id"])[rank]
+        specs[f"{cls} ({uid})"] = st.feats.audio[uid]
+        clips[f"{cls} ({uid})"] = st.feats.video[uid]
+    return specs, clips
+
+
+def av_trace(st: Study, uid: str) -> tuple:
+    """Waveform and every video frame (speaker's face crop) of one utterance, for the sync figure."""
+    import cv2
+
+    from mmlib.data import media
+
+    row = st.table.set_index("id").loc[uid]
+    cap = cv2.VideoCapture(row["video_path"])
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    n = max(2, int((row["end"] - row["start"]) * fps))
+    v = st.cfg.video
+    (frames,) = media.read_clips(row["video_path"], [(row["start"], row["end"])], n, row["video_side"], v.size,
+                                 v.crop, v.face_box)
+    if isinstance(frames, Exception):
+        raise frames
+    return media.read_audio(row["audio_path"], st.cfg.audio.sample_rate), st.cfg.audio.sample_rate, frames, fps
+
+
+def matchmap_examples(st: Study, head: str = "matchmap", n: int = 3, fold: Fold | None = None,
+                      seed: int | None = None) -> list[dict]:
+    """Matchmaps of the first test utterance of n classes under a trained fusion model."""
+    import torch
+
+    from mmlib.matchmap import matchmap
+
+    fold = fold or st.folds[0]
+    seed = st.cfg.seeds[0] if seed is None else seed
+    cfg = replace(st.cfg, train=replace(st.cfg.train, seed=seed))
+    model, _ = load_checkpoint(checkpoint_path(cfg, head, fold, seed, st.ckpt_dir))
+    norm = Normalizer.fit([st.feats.audio[i] for i in fold.train])
+    test = st.table[st.table["id"].isin(fold.test)]
+    items = []
+    for cls in [c for c in st.classes if (test["label"] == c).any()][:n]:
+        uid = sorted(test.loc[test["label"] == cls, "id"])[0]
+        ds = EmotionDataset(st.table, [uid], st.feats, st.classes, cfg.audio, norm)
+        batch = collate([ds[0]], fixed_audio_frames(cfg) if head == "matchmap" else None)
+        with torch.no_grad():
+            out = model(batch["audio"], batch["video"], batch["audio_lengths"])
+        M = matchmap(out["V"], out["A"])[0]  # (*P, T_a)
+        t_a = int(out["audio_mask"][0].sum())
+        pred = st.classes[int(out["logits"].argmax())]
+        items.append({"title": f"{uid}\ntrue {cls}, predicted {pred}", "M": M.reshape(-1, M.shape[-1])[:, :t_a].numpy(),
+                      "spec": st.feats.audio[uid][0], "frames": st.feats.video[uid]})
+    return items
+
+
+def load_predictions(results_dir: str | Path, *names: str) -> pd.DataFrame:
+    """Prediction tables written by earlier notebooks (results_dir/predictions/<name>.csv)."""
+    frames = []
+    for name in names:
+        path = Path(results_dir) / "predictions" / f"{name}.csv"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: run the notebook that writes it first (02 writes "
+                                    "unimodal, 03 writes fusion)")
+        frames.append(pd.read_csv(path, keep_default_na=False, na_values=[""]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def claims(pred: pd.DataFrame, rob: pd.DataFrame | None = None, fusion: str = "matchmap",
+           baseline: str = "concat", unimodal: tuple[str, ...] = ("audio", "video")) -> pd.DataFrame:
+    """The study's two claims, measured: fusion vs the concat baseline and vs the best unimodal model
+    (paired tests on UA), and, from a robustness table, fusion's gain over the best unimodal model
+    at each degradation level."""
+    rows = []
+    for other in (baseline, *unimodal):
+        r = metrics.paired_test(pred, fusion, other, "UA")
+        rows.append({"claim": f"{fusion} vs {other}", **{k: r[k] for k in ("a", "b", "diff", "diff_lo", "diff_hi",
+                                                                            "p_mcnemar", "p_bootstrap")}})
+    if rob is not None:
+        mean = rob.groupby(["knob", "level", "model"], dropna=False)["UA"].mean().unstack("model")
+        for (knob, level), r in mean.iterrows():
+            best = max(unimodal, key=lambda m: r[m])
+            rows.append({"claim": f"{fusion} - best unimodal ({best}) at {knob}={level}", "a": r[fusion],
+                         "b": r[best], "diff": r[fusion] - r[best]})
     return pd.DataFrame(rows)

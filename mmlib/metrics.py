@@ -147,3 +147,19 @@ def paired_test(pred: pd.DataFrame, model_a: str, model_b: str, metric: str = "U
         "p_bootstrap": float((diffs <= 0).mean()),
         "only_a_right": only_a, "only_b_right": only_b, "p_mcnemar": float(p_mcnemar),
     }
+
+
+def results_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The paper table: per model, WA / UA / macro-F1 in % as 'mean +- std [lo, hi]'."""
+    out = pd.DataFrame({"model": summary["model"], "runs": summary["runs"]})
+    for m in METRICS:
+        out[m] = [f"{100 * r[f'{m}_mean']:.1f} ± {100 * r[f'{m}_std']:.1f} [{100 * r[f'{m}_lo']:.1f}, {100 * r[f'{m}_hi']:.1f}]"
+                  for _, r in summary.iterrows()]
+    return out
+
+
+def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
+    """A booktabs LaTeX table of `results_table` output."""
+    body = table.rename(columns={"macro_f1": "macro-F1"}).to_latex(index=False, escape=True, caption=caption,
+                                                                   label=label, position="t")
+    return body.replace("±", r"$\pm$")

@@ -112,8 +112,9 @@ class FoldResult:
 
 
 def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path) -> Path:
-    key = stable_hash({"cfg": {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds")},
-                       "head": head, "fold": fold.number, "test": fold.test, "seed": seed})
+    d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds")}
+    d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "on_error")}  # where, not what
+    key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed})
     return Path(ckpt_dir) / f"{head}-fold{fold.number:02d}-seed{seed}-{key}.pt"
 
 
