@@ -103,7 +103,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
             failed = results / f"{run_name}.failed"
             shutil.rmtree(failed, ignore_errors=True)
             tmp.rename(failed)
-            raise StudyError(f"notebook {name} failed in cell {err.exec_count} ({err.ename}: {err.evalue}); "
+            raise StudyError(f"notebook {name} failed in cell [{err.exec_count}] ({err.ename}: {err.evalue}); "
                              f"partial output in {failed}, {final} left as it was") from None
         timings[name] = round(time.time() - t0, 1)
 

@@ -54,3 +54,15 @@ def test_paired_test_detects_better_model():
     assert same["diff"] == 0 and same["p_mcnemar"] == 1.0
     with pytest.raises(ValueError, match="share no utterances"):
         metrics.paired_test(pd.concat([a, b.assign(id="x" + b.id)]), "a", "b")
+
+
+def test_fast_metric_matches_sklearn():
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        t = rng.integers(0, 4, 50)
+        p = np.where(rng.random(50) < 0.5, t, rng.integers(0, 4, 50))  # half right, half random
+        assert metrics._metric(t, p, "WA") == pytest.approx(accuracy_score(t, p))
+        assert metrics._metric(t, p, "UA") == pytest.approx(balanced_accuracy_score(t, p))
+        assert metrics._metric(t, p, "macro_f1") == pytest.approx(f1_score(t, p, average="macro"))

@@ -1,0 +1,72 @@
+"""End to end: the four notebooks through papermill on the quick profile, and clean notebooks."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from mmlib.config import load_config
+from mmlib.study import NOTEBOOKS, notebooks_dir, run_study
+
+
+def test_notebooks_are_committed_clean():
+    for name in NOTEBOOKS:
+        nb = nbformat.read(notebooks_dir() / f"{name}.ipynb", as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{name} carries outputs"
+        params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 and code[0] is params[0], f"{name}: the first code cell must be the parameters cell"
+        assert "def " not in "".join(c.source for c in code), f"{name} defines a function: it belongs in mmlib"
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end(tmp_path):
+    cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data")})
+    run = run_study(cfg, run_name="quick", results_dir=tmp_path / "results", progress=False)
+    assert run == (tmp_path / "results" / "quick").resolve()
+    for name in NOTEBOOKS:
+        assert (run / f"{name}.ipynb").exists()
+    m = pd.read_csv(run / "metrics.csv")
+    assert set(m["model"]) == {"audio", "video", "concat", "matchmap", "matchmap_attn"}
+    assert m["WA"].between(0, 1).all() and m["UA"].between(0, 1).all() and (m["n"] > 0).all()
+    pred = pd.read_csv(run / "predictions" / "fusion.csv")
+    assert {"id", "fold", "seed", "model", "true", "pred", "p_neu", "p_hap", "p_sad", "p_ang"} <= set(pred.columns)
+    probs = pred[["p_neu", "p_hap", "p_sad", "p_ang"]].sum(axis=1)
+    assert probs.between(0.999, 1.001).all()
+    for fig in ("class_balance", "unimodal_fold_scores", "model_comparison_ua", "matchmap_heatmaps",
+                "robustness_ua", "confusion_normalized"):
+        assert (run / "figures" / f"{fig}.png").exists() and (run / "figures" / f"{fig}.pdf").exists()
+    assert "\\begin{table}" in (run / "tables" / "results_table.tex").read_text()
+    manifest = json.loads((run / "manifest.json").read_text())
+    for key in ("git", "config", "versions", "seeds", "wall_seconds", "skipped", "parameters"):
+        assert key in manifest
+    assert set(NOTEBOOKS) <= set(manifest["wall_seconds"])
+    assert manifest["config"]["profile"] == "quick" and manifest["versions"]["torch"] == "2.14.1"
+    assert not list((tmp_path / "results").glob(".tmp-*"))
+
+
+def test_failed_run_keeps_previous_results(tmp_path, monkeypatch):
+    import mmlib.study as study
+
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    good, bad = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "quick"\nresults_dir = "."')
+    params.metadata["tags"] = ["parameters"]
+    good.cells = [params, nbformat.v4.new_code_cell('open(f"{results_dir}/ok.txt", "w").write("ok")')]
+    bad.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    for nb in (good, bad):
+        nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                       "language_info": {"name": "python"}}
+    nbformat.write(good, nbdir / "good.ipynb")
+    nbformat.write(bad, nbdir / "bad.ipynb")
+    monkeypatch.setattr(study, "notebooks_dir", lambda: nbdir)
+    cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data")})
+    first = run_study(cfg, "r", tmp_path / "results", progress=False, notebooks=("good",))
+    assert (first / "ok.txt").read_text() == "ok"
+    with pytest.raises(study.StudyError, match=r"notebook bad failed in cell \[4\] \(ValueError: boom\)"):
+        run_study(cfg, "r", tmp_path / "results", progress=False, notebooks=("good", "bad"))
+    assert (first / "ok.txt").exists() and (first / "manifest.json").exists()  # previous run untouched
+    assert (tmp_path / "results" / "r.failed" / "bad.ipynb").exists()
