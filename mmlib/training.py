@@ -54,7 +54,7 @@ def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
     m = cfg.model
     return build_model(
         head=head, n_classes=len(class_names(cfg.data.label_set)), n_mels=cfg.audio.n_mels,
-        audio_width=m.audio_width,
+        in_channels=3 if cfg.audio.deltas else 1, audio_width=m.audio_width,
         audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
         dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
         aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,

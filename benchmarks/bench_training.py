@@ -1,0 +1,62 @@
+"""Training throughput (clips per second) of every model on the CPU, at a profile's input sizes.
+
+    python benchmarks/bench_training.py                    # default profile sizes
+    python benchmarks/bench_training.py --profile paper --steps 2
+
+One optimizer step = forward, the multi-task loss (ranking term included for fusion heads),
+backward and AdamW, on random inputs of the profile's shapes (batch size, log-mel frames at
+max_seconds or chunk length, clip frames and size). The audio-only model is the baseline: the
+ratio column says how many times slower each model is than it, measured in the same run.
+"""
+
+import argparse
+import time
+
+import torch
+
+from mmlib.config import load_config
+from mmlib.losses import multitask_loss
+from mmlib.training import HEADS, fixed_audio_frames, loss_weights, make_model
+
+
+def clips_per_second(cfg, head: str, steps: int, warmup: int = 1) -> float:
+    torch.manual_seed(0)
+    model = make_model(cfg, head).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    B, T = cfg.train.batch_size, fixed_audio_frames(cfg)
+    c_audio = 3 if cfg.audio.deltas else 1
+    audio = torch.randn(B, c_audio, cfg.audio.n_mels, T) if head != "video" else None
+    video = torch.randn(B, 3, cfg.video.n_frames, cfg.video.size, cfg.video.size) if head != "audio" else None
+    lengths = torch.full((B,), T)
+    y = torch.arange(B) % 4
+    gen = torch.Generator().manual_seed(0)
+    weights = loss_weights(cfg, head)
+    for i in range(warmup + steps):
+        if i == warmup:
+            t0 = time.perf_counter()
+        out = model(audio, video, lengths)
+        loss, _ = multitask_loss(out, y, None, weights, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return B * steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--steps", type=int, default=5)
+    args = ap.parse_args()
+    cfg = load_config(args.profile)
+    print(f"profile {args.profile}: batch {cfg.train.batch_size}, audio (3, {cfg.audio.n_mels}, {fixed_audio_frames(cfg)}), "
+          f"video (3, {cfg.video.n_frames}, {cfg.video.size}, {cfg.video.size}), video arch {cfg.model.video_arch}, "
+          f"D {cfg.model.dim}, torch threads {torch.get_num_threads()}")
+    base = None
+    for head in HEADS:
+        cps = clips_per_second(cfg, head, args.steps)
+        base = base or cps
+        print(f"{head:>14}: {cps:8.1f} clips/s   ({base / cps:5.2f}x the time of the audio-only model)")
+
+
+if __name__ == "__main__":
+    main()

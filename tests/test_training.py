@@ -1,0 +1,72 @@
+"""Training on the quick synthetic corpus: every head learns, predictions are per utterance,
+checkpoints are reused, reruns are identical, chunked audio is combined per utterance."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmlib import metrics
+from mmlib.training import HEADS, fit_fold
+
+
+def fit(st, head, tmp_path, **over):
+    cfg = st.cfg.with_overrides({"train.max_epochs": 4, "train.patience": 10, **over})
+    return fit_fold(cfg, st.folds[0], st.table, st.feats, head, 42, tmp_path / "ckpt", progress=False)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_each_head_learns_and_predicts(quick_study, tmp_path, head):
+    st = quick_study
+    res = fit(st, head, tmp_path, **({"train.rank_weight": 0.1} if head not in ("audio", "video") else {}))
+    loss = res.history["train_total"].to_numpy()
+    assert len(loss) == 4 and loss[-1] < loss[0], f"{head}: training loss did not fall: {loss}"
+    pred = res.predictions
+    fold = st.folds[0]
+    assert sorted(pred["id"]) == sorted(fold.test) and pred["id"].is_unique
+    assert (pred[["fold", "seed", "model"]].drop_duplicates().values.tolist() == [[1, 42, head]])
+    probs = pred[[f"p_{c}" for c in st.classes]].to_numpy()
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    assert (pred["pred"] == np.array(st.classes)[probs.argmax(1)]).all()
+    truth = st.table.set_index("id").loc[pred["id"], "label"].to_numpy()
+    assert (pred["true"].to_numpy() == truth).all()
+    s = metrics.scores(pred["true"], pred["pred"], st.classes)
+    assert 0 <= s["UA"] <= 1 and s["n"] == len(fold.test)
+
+
+def test_checkpoint_reuse_and_determinism(quick_study, tmp_path):
+    st = quick_study
+    first = fit(st, "concat", tmp_path)
+    assert not first.reused and first.checkpoint.exists()
+    again = fit(st, "concat", tmp_path)
+    assert again.reused
+    pd.testing.assert_frame_equal(first.predictions, again.predictions)
+    retrained = fit_fold(st.cfg.with_overrides({"train.max_epochs": 4, "train.patience": 10}), st.folds[0], st.table,
+                         st.feats, "concat", 42, tmp_path / "other", progress=False)
+    pd.testing.assert_frame_equal(first.predictions, retrained.predictions)  # same seed, same numbers on CPU
+    other_seed = fit_fold(st.cfg.with_overrides({"train.max_epochs": 4}), st.folds[0], st.table, st.feats,
+                          "concat", 7, tmp_path / "ckpt", progress=False)
+    assert other_seed.checkpoint != first.checkpoint
+
+
+def test_fusion_starts_from_unimodal_checkpoints(quick_study, tmp_path):
+    import torch
+
+    st = quick_study
+    uni = {m: fit(st, m, tmp_path).checkpoint for m in ("audio", "video")}
+    cfg = st.cfg.with_overrides({"train.max_epochs": 1})
+    from mmlib.training import _init_from_unimodal, make_model
+
+    model = make_model(cfg, "matchmap")
+    _init_from_unimodal(model, uni)
+    audio_state = torch.load(uni["audio"], weights_only=False)["state_dict"]
+    k = next(k for k in audio_state if k.startswith("audio_encoder.") and k.endswith("weight"))
+    torch.testing.assert_close(model.state_dict()[k], audio_state[k])
+
+
+def test_chunked_audio_is_scored_per_utterance(quick_study, tmp_path):
+    st = quick_study
+    res = fit(st, "audio", tmp_path, **{"audio.chunk_seconds": 0.5, "train.max_epochs": 1})
+    assert sorted(res.predictions["id"]) == sorted(st.folds[0].test)  # one row per utterance, not per chunk
+    assert len(res.test_set) > len(st.folds[0].test)  # there were more chunks than utterances
