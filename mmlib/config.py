@@ -31,6 +31,7 @@ class DataConfig:
     label_set: str = "4class"  # 4class: neu, hap (+exc), sad, ang | 6class: neu, hap, exc, sad, ang, fru
     protocol: str = "loso5"  # loso5 (leave one session out) | session_speaker10 (the authors' 10 folds)
     on_error: str = "raise"  # raise | skip: what bad media does to a run
+    speaker_norm: bool = True  # standardize features per speaker (label-free); False = the authors' global
 
 
 @dataclass(frozen=True)
@@ -228,12 +229,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.batch_size": 32,
         "train.lr": 2e-3,
         "train.max_epochs": 15,
-        "train.patience": 3,
+        "train.patience": 4,
     },
     # The authors' settings (STUDY.md) on the real IEMOCAP: 10 folds, 3 s chunks, full-size models.
     "paper": {
         "data.dataset": "iemocap",
         "data.protocol": "session_speaker10",
+        "data.speaker_norm": False,
         "audio.chunk_seconds": 3.0,
         "audio.max_seconds": 30.0,
         "video.n_frames": 16,

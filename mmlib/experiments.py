@@ -24,10 +24,11 @@ from tqdm.auto import tqdm
 from mmlib import metrics
 from mmlib.config import StudyConfig, load_config
 from mmlib.data.corpus import class_names, labelled, prepare_corpus
-from mmlib.data.dataset import EmotionDataset, Normalizer, collate
+from mmlib.data.dataset import collate
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.splits import Fold, make_folds, select_folds
-from mmlib.training import checkpoint_path, fit_fold, fixed_audio_frames, load_checkpoint, modalities_of, predict
+from mmlib.training import (checkpoint_path, fit_fold, fixed_audio_frames, load_checkpoint, make_dataset,
+                            make_normalizer, predict)
 
 
 @dataclass
@@ -137,10 +138,8 @@ def robustness(st: Study, heads: list[str], key: str, levels: list, overrides: d
                 for seed in cfg.seeds:
                     c = replace(cfg, train=replace(cfg.train, seed=seed))
                     model, _ = load_checkpoint(checkpoint_path(c, head, fold, seed, st.ckpt_dir))
-                    mods = modalities_of(head)
-                    norm = Normalizer.fit([st.feats.audio[i] for i in fold.train]) if "audio" in mods else None
-                    ds = EmotionDataset(st.table, fold.test, feats, st.classes, cfg.audio, norm, mods)
-                    pred = predict(model, ds, cfg, head)
+                    norm = make_normalizer(c, fold, st.table, feats, head)
+                    pred = predict(model, make_dataset(c, fold.test, st.table, feats, head, norm), c, head)
                     rows.append({"model": head, "knob": key, "level": level, "fold": fold.number, "seed": seed,
                                  **metrics.scores(pred["true"], pred["pred"], st.classes)})
     return pd.DataFrame(rows)
@@ -204,12 +203,12 @@ def matchmap_examples(st: Study, head: str = "matchmap", n: int = 3, fold: Fold 
     seed = st.cfg.seeds[0] if seed is None else seed
     cfg = replace(st.cfg, train=replace(st.cfg.train, seed=seed))
     model, _ = load_checkpoint(checkpoint_path(cfg, head, fold, seed, st.ckpt_dir))
-    norm = Normalizer.fit([st.feats.audio[i] for i in fold.train])
+    norm = make_normalizer(cfg, fold, st.table, st.feats, head)
     test = st.table[st.table["id"].isin(fold.test)]
     items = []
     for cls in [c for c in st.classes if (test["label"] == c).any()][:n]:
         uid = sorted(test.loc[test["label"] == cls, "id"])[0]
-        ds = EmotionDataset(st.table, [uid], st.feats, st.classes, cfg.audio, norm)
+        ds = make_dataset(cfg, [uid], st.table, st.feats, head, norm)
         batch = collate([ds[0]], fixed_audio_frames(cfg) if head == "matchmap" else None)
         with torch.no_grad():
             out = model(batch["audio"], batch["video"], batch["audio_lengths"])

@@ -8,8 +8,8 @@
 AdamW, gradient clipping, early stopping on validation loss, the best epoch's weights kept; seeds
 from the config, deterministic on CPU; mixed precision on GPU; devices and strategy (e.g. ddp) from
 the config. A checkpoint is keyed by the hash of everything that shapes it (data, features, model,
-training, head, fold, seed), so a rerun reuses it instead of training again (pass retrain=True to
-refit). Fusion models can start from the same fold's unimodal checkpoints, as the authors did.
+training, head, fold, seed, and the source of the modeling code), so a rerun reuses it instead of
+training again (pass retrain=True to refit). Fusion models can start from the same fold's unimodal checkpoints, as the authors did.
 When audio is cut into chunks, chunk logits are averaged per utterance before scoring.
 """
 
@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 
 from mmlib.config import StudyConfig, stable_hash
 from mmlib.data.corpus import class_names
-from mmlib.data.dataset import EmotionDataset, Normalizer, collate
+from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate
 from mmlib.data.features import FeatureSet
 from mmlib.data.splits import Fold
 from mmlib.losses import LossWeights, multitask_loss
@@ -111,10 +111,21 @@ class FoldResult:
     test_set: EmotionDataset
 
 
+_TRAINING_CODE = ("models/audio.py", "models/video.py", "models/fusion.py", "matchmap.py", "losses.py",
+                  "training.py", "data/dataset.py")
+
+
+def code_hash() -> str:
+    """Hash of the source files that shape a trained model: editing any of them retrains."""
+    root = Path(__file__).resolve().parent
+    return stable_hash([(f, (root / f).read_text()) for f in _TRAINING_CODE])
+
+
 def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path) -> Path:
     d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds")}
     d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "on_error")}  # where, not what
-    key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed})
+    key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed,
+                       "code": code_hash()})
     return Path(ckpt_dir) / f"{head}-fold{fold.number:02d}-seed{seed}-{key}.pt"
 
 
@@ -127,12 +138,22 @@ def _loader(ds: EmotionDataset, cfg: StudyConfig, head: str, shuffle: bool, seed
     )
 
 
-def _datasets(cfg, fold, table, feats, head):
-    classes = class_names(cfg.data.label_set)
+def make_normalizer(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSet, head: str):
+    """Speaker-level standardization (data.speaker_norm) or the authors' global one fitted on training audio."""
     mods = modalities_of(head)
-    norm = Normalizer.fit([feats.audio[i] for i in fold.train]) if "audio" in mods else None
-    make = lambda ids: EmotionDataset(table, ids, feats, classes, cfg.audio, norm, mods)  # noqa: E731
-    return classes, make(fold.train), make(fold.val), make(fold.test)
+    if cfg.data.speaker_norm:
+        return SpeakerNormalizer(table, feats, mods)
+    return Normalizer.fit([feats.audio[i] for i in fold.train]) if "audio" in mods else Normalizer(0.0, 1.0)
+
+
+def make_dataset(cfg: StudyConfig, ids, table: pd.DataFrame, feats: FeatureSet, head: str, norm) -> EmotionDataset:
+    return EmotionDataset(table, ids, feats, class_names(cfg.data.label_set), cfg.audio, norm, modalities_of(head))
+
+
+def _datasets(cfg, fold, table, feats, head):
+    norm = make_normalizer(cfg, fold, table, feats, head)
+    make = lambda ids: make_dataset(cfg, ids, table, feats, head, norm)  # noqa: E731
+    return class_names(cfg.data.label_set), make(fold.train), make(fold.val), make(fold.test)
 
 
 def _init_from_unimodal(model, init_from: dict[str, Path]):

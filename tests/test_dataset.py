@@ -72,3 +72,25 @@ def test_normalizer_and_errors():
     feats.video["u1"] = feats.video["u0"]
     with pytest.raises(ValueError, match=r"needs a label in .*\['fru'\]"):
         EmotionDataset(bad, ids, feats, CLASSES, AudioConfig())
+
+
+def test_speaker_normalizer_removes_speaker_constants():
+    from mmlib.data.dataset import SpeakerNormalizer
+
+    rng = np.random.default_rng(0)
+    ids = [f"u{i}" for i in range(6)]
+    table = pd.DataFrame({"id": ids, "speaker": ["A", "A", "A", "B", "B", "B"], "label": "neu",
+                          "valence": 1.0, "arousal": 1.0, "dominance": 1.0})
+    feats = FeatureSet()
+    for i, uid in enumerate(ids):
+        offset = 0.0 if i < 3 else 50.0  # speaker B is louder and brighter everywhere
+        feats.audio[uid] = (rng.standard_normal((3, 40, 30)) + offset).astype(np.float32)
+        feats.video[uid] = np.clip(rng.integers(0, 100, (4, 8, 8, 3)) + int(offset), 0, 255).astype(np.uint8)
+    norm = SpeakerNormalizer(table, feats)
+    for spk, members in (("A", ids[:3]), ("B", ids[3:])):
+        z = np.concatenate([norm.audio(u, feats.audio[u]) for u in members], axis=2)
+        assert np.allclose(z.mean(axis=2), 0, atol=1e-4) and np.allclose(z.std(axis=2), 1, atol=1e-3)
+        v = np.stack([norm.video(u, feats.video[u]) for u in members])
+        assert abs(v.mean()) < 1e-5 and v.std() == pytest.approx(1.0, abs=1e-3)
+    ds = EmotionDataset(table, ids, feats, CLASSES, AudioConfig(), norm)
+    assert ds[4]["video"].shape == (3, 4, 8, 8) and abs(float(ds[4]["audio"].mean())) < 0.5

@@ -1,12 +1,12 @@
 """Torch Dataset and collate over cached features.
 
-    norm = Normalizer.fit([feats.audio[i] for i in fold.train])
+    norm = Normalizer.fit([feats.audio[i] for i in fold.train])     # or SpeakerNormalizer(table, feats)
     ds = EmotionDataset(table, fold.train, feats, class_names, cfg.audio, norm)
     loader = DataLoader(ds, batch_size=32, shuffle=True, collate_fn=collate)
     batch = next(iter(loader))
     batch["audio"]          # (B, 3, n_mels, T_max) float, zero-padded; batch["audio_lengths"] (B,)
     batch["audio_mask"]     # (B, T_max) bool, True on real frames
-    batch["video"]          # (B, 3, T_v, H, W) float in [0, 1] minus 0.5
+    batch["video"]          # (B, 3, T_v, H, W) float: pixels / 255 - 0.5, or speaker-standardized
     batch["label"], batch["vad"], batch["id"], batch["utt_index"]
 
 Two audio modes, from AudioConfig.chunk_seconds:
@@ -46,6 +46,43 @@ class Normalizer:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.std).astype(np.float32)
+
+    def audio(self, uid: str, x: np.ndarray) -> np.ndarray:
+        return self(x)
+
+    def video(self, uid: str, v: np.ndarray) -> np.ndarray:
+        return v.astype(np.float32) / 255.0 - 0.5
+
+
+class SpeakerNormalizer:
+    """Standardize each utterance with the statistics of its own speaker, in both modalities.
+
+    Audio: mean/std per channel and mel band over the speaker's utterances; video: the speaker's
+    mean face (per pixel, over all frames of all clips) subtracted, divided by one std. It uses no
+    labels, only the speaker's own recordings (for a test speaker: the test recordings themselves),
+    the usual speaker-level normalization of speech emotion work. It removes what is constant for
+    a speaker (voice, face shape and colour) and keeps what changes with the expression.
+    """
+
+    def __init__(self, table: pd.DataFrame, feats, modalities: tuple[str, ...] = ("audio", "video")):
+        self.speaker_of = dict(zip(table["id"], table["speaker"]))
+        self.audio_stats: dict[str, Normalizer] = {}
+        self.video_stats: dict[str, tuple[np.ndarray, float]] = {}
+        for spk, g in table.groupby("speaker"):
+            ids = list(g["id"])
+            if "audio" in modalities:
+                self.audio_stats[spk] = Normalizer.fit([feats.audio[i] for i in ids])
+            if "video" in modalities:
+                clips = np.stack([feats.video[i] for i in ids]).astype(np.float32) / 255.0  # (N, T, H, W, 3)
+                mean = clips.mean(axis=(0, 1))  # (H, W, 3): the speaker's average face
+                self.video_stats[spk] = (mean, float((clips - mean).std()) + 1e-5)
+
+    def audio(self, uid: str, x: np.ndarray) -> np.ndarray:
+        return self.audio_stats[self.speaker_of[uid]](x)
+
+    def video(self, uid: str, v: np.ndarray) -> np.ndarray:
+        mean, std = self.video_stats[self.speaker_of[uid]]
+        return ((v.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
 
 
 def _chunks(n_frames: int, chunk: int) -> list[tuple[int, int]]:
@@ -91,7 +128,7 @@ class EmotionDataset(Dataset):
         item = {"id": uid, "utt_index": ui, "label": int(self.labels[ui]), "vad": torch.from_numpy(self.vad[ui])}
         if "audio" in self.modalities:
             a = self.feats.audio[uid]
-            a = self.norm(a) if self.norm is not None else a
+            a = self.norm.audio(uid, a) if self.norm is not None else a
             if span is not None:
                 a = a[..., span[0]:span[1]]
             item["audio"] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
@@ -99,7 +136,8 @@ class EmotionDataset(Dataset):
             v = self.feats.video[uid]  # (T, H, W, 3) uint8
             if span is not None:
                 v = v[_frames_in_span(len(v), span, self.feats.audio[uid].shape[-1])]
-            item["video"] = torch.from_numpy(v).permute(3, 0, 1, 2).float().div_(255.0).sub_(0.5)
+            v = self.norm.video(uid, v) if self.norm is not None else v.astype(np.float32) / 255.0 - 0.5
+            item["video"] = torch.from_numpy(np.ascontiguousarray(v)).permute(3, 0, 1, 2)  # (3, T, H, W)
         return item
 
 

@@ -1,6 +1,7 @@
 """Read audio and video segments, and crop faces.
 
     wave = read_audio("Ses01F_impro01_F000.wav", sr=16000)               # float32 mono, resampled
+    wave = read_audio("01-01-03-01-01-01-01.mp4", sr=16000)              # a video's audio track (PyAV)
     clips = read_clips("Ses01F_impro01.avi", [(6.29, 8.23), ...], n_frames=16,
                        side="left", size=112, crop="box", box=(0.1, 0.1, 0.9, 0.9))
 
@@ -24,17 +25,42 @@ class MediaError(Exception):
 
 
 def read_audio(path: str | Path, sr: int = 16000) -> np.ndarray:
-    """The whole file as float32 mono at `sr` (averaging channels, resampling with soxr via librosa)."""
+    """The whole file as float32 mono at `sr` (averaging channels, resampling with soxr via librosa).
+
+    Files soundfile cannot open (the audio track of .mp4 / .flv videos: RAVDESS's AAC, CREMA-D's
+    MP3) are decoded with PyAV instead; both paths average channels and resample the same way, so
+    a RAVDESS clip gives the same features from its .wav or its .mp4.
+    """
+    if path is None:
+        raise MediaError("no audio file for this utterance")
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"audio file missing: {path}")
     try:
         wave, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError on damaged files
-        raise MediaError(f"unreadable audio {path}: {err}") from None
-    wave = wave.mean(axis=1)
+        wave = wave.mean(axis=1)
+    except Exception as sf_err:  # soundfile raises LibsndfileError / RuntimeError on damaged files and videos
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                if not container.streams.audio:
+                    raise MediaError(f"no audio stream in {path}")
+                stream = container.streams.audio[0]
+                file_sr = stream.codec_context.sample_rate
+                to_float = av.AudioResampler(format="fltp")  # planar float, own layout and rate
+                parts = [
+                    f.to_ndarray()  # (channels, samples)
+                    for frame in container.decode(stream)
+                    for f in to_float.resample(frame)
+                ]
+        except MediaError:
+            raise
+        except Exception as av_err:  # av.error.FFmpegError, ValueError on garbage
+            raise MediaError(f"unreadable audio {path}: {sf_err}; PyAV: {av_err}") from None
+        wave = np.concatenate(parts, axis=1).mean(axis=0).astype(np.float32) if parts else np.zeros(0, np.float32)
     if wave.size == 0:
-        raise MediaError(f"empty audio {path}")
+        raise MediaError(f"empty audio {path} (zero samples)")
     if file_sr != sr:
         import librosa
 
