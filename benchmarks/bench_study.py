@@ -1,0 +1,42 @@
+"""Wall time of whole study runs (corpus generation, features, the four notebooks), from scratch.
+
+    python benchmarks/bench_study.py                     # quick, then default (about 20 minutes)
+    python benchmarks/bench_study.py --profiles quick
+
+Each profile runs into a fresh temporary data folder, so nothing is reused from earlier runs. The
+quick profile is the baseline: the ratio column says how many times longer each profile took. The
+targets of the repository are quick <= 2 minutes and default <= 20 minutes on two CPU cores.
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from mmlib.config import load_config
+from mmlib.study import run_study
+
+TARGET_SECONDS = {"quick": 120, "default": 1200}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profiles", nargs="+", default=["quick", "default"])
+    args = ap.parse_args()
+    base = None
+    for profile in args.profiles:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = load_config(profile, {"data.data_dir": str(Path(tmp) / "data")})
+            t0 = time.perf_counter()
+            run = run_study(cfg, run_name=profile, results_dir=Path(tmp) / "results", progress=False)
+            wall = time.perf_counter() - t0
+            per_nb = json.loads((run / "manifest.json").read_text())["wall_seconds"]
+        base = base or wall
+        target = TARGET_SECONDS.get(profile)
+        verdict = "" if target is None else f"  target {target} s: {'met' if wall <= target else 'MISSED'}"
+        print(f"{profile:>8}: {wall:7.1f} s  ({wall / base:5.1f}x quick){verdict}  per notebook {per_nb}")
+
+
+if __name__ == "__main__":
+    main()
