@@ -31,24 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mmlib.matchmap import KINDS, pairwise_similarity  # noqa: E402
-
-
-def loop_pairwise(video: torch.Tensor, audio: torch.Tensor, kind: str, lengths: torch.Tensor) -> torch.Tensor:
-    """The reference: one torch.mm per (video i, audio j) pair, audio cropped to its length."""
-    B, D = video.shape[:2]
-    rows = []
-    for i in range(B):
-        row = []
-        for j in range(audio.shape[0]):
-            M = torch.mm(video[i].reshape(D, -1).t(), audio[j][:, : int(lengths[j])])  # (P, n_j)
-            if kind == "SISA":
-                row.append(M.mean())
-            elif kind == "MISA":
-                row.append(M.max(0)[0].mean())
-            else:
-                row.append(M.max(1)[0].mean())
-        rows.append(torch.stack(row))
-    return torch.stack(rows)  # (B, B)
+from mmlib.matchmap import pairwise_similarity_loop as loop_pairwise  # noqa: E402
 
 
 def make_inputs(B: int, D: int, T: int, padded: bool, seed: int = 0):

@@ -136,3 +136,23 @@ def pairwise_similarity(
     if chunk_size is None:
         chunk_size = max(1, CHUNK_ELEMENTS // (J * V.shape[2] * T))
     return _MaxPooledSimilarity.apply(V, A, mask, kind, int(chunk_size))
+
+
+def pairwise_similarity_loop(video: Tensor, audio: Tensor, kind: str, lengths: Tensor) -> Tensor:
+    """The slow reference, as DAVEnet's steps/util.py computes it: one torch.mm per (video i,
+    audio j) pair, audio cropped to its true length. For tests and benchmarks, not for training."""
+    _check_kind(kind)
+    I, D = video.shape[:2]
+    rows = []
+    for i in range(I):
+        row = []
+        for j in range(audio.shape[0]):
+            M = torch.mm(video[i].reshape(D, -1).t(), audio[j][:, : int(lengths[j])])  # (P, n_j)
+            if kind == "SISA":
+                row.append(M.mean())
+            elif kind == "MISA":
+                row.append(M.max(0)[0].mean())
+            else:
+                row.append(M.max(1)[0].mean())
+        rows.append(torch.stack(row))
+    return torch.stack(rows)  # (I, J)

@@ -7,26 +7,9 @@ import pytest
 import torch
 
 from mmlib.matchmap import KINDS, matchmap, pairwise_similarity, similarity
+from mmlib.matchmap import pairwise_similarity_loop as slow_pairwise
 
 torch.set_num_threads(1)
-
-
-def slow_pairwise(video: torch.Tensor, audio: torch.Tensor, kind: str, lengths: torch.Tensor) -> torch.Tensor:
-    """DAVEnet's steps/util.py way: one torch.mm per pair, audio cropped to its true length."""
-    I, D, J = video.shape[0], video.shape[1], audio.shape[0]
-    rows = []
-    for i in range(I):
-        row = []
-        for j in range(J):
-            M = torch.mm(video[i].reshape(D, -1).t(), audio[j][:, : int(lengths[j])])  # (P, n_j)
-            if kind == "SISA":
-                row.append(M.mean())
-            elif kind == "MISA":
-                row.append(M.max(0)[0].mean())
-            else:
-                row.append(M.max(1)[0].mean())
-        rows.append(torch.stack(row))
-    return torch.stack(rows)
 
 
 def mask_of(lengths: torch.Tensor, T: int) -> torch.Tensor:
