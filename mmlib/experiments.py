@@ -14,7 +14,7 @@ and every table carries fold and seed, so metrics.per_fold / summarize / paired_
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Study:
     cache_dir: Path
     progress: bool = True
     retrain: bool = False
+    checkpoints: dict = field(default_factory=dict)  # (head, overrides key, fold, seed) -> path trained here
 
     def save(self, df: pd.DataFrame, name: str) -> Path:
         """Write a table under results_dir (CSV), creating folders as needed."""
@@ -104,10 +105,24 @@ def run_models(st: Study, heads: list[str], overrides: dict[str, Any] | None = N
                     for m in ("audio", "video")}
         res = fit_fold(cfg, fold, st.table, st.feats, head, seed, st.ckpt_dir, init, retrain and head in ("audio", "video"),
                        progress=False)
+        st.checkpoints[(head, _key(overrides), fold.number, seed)] = res.checkpoint
         pred = res.predictions
         pred["model"] = name or model_name(head, overrides)
         out.append(pred)
     return pd.concat(out, ignore_index=True)
+
+
+def _key(overrides: dict[str, Any] | None) -> str:
+    return json.dumps(overrides or {}, sort_keys=True, default=str)
+
+
+def trained_checkpoint(st: Study, head: str, fold: Fold, seed: int, overrides: dict[str, Any] | None = None) -> Path:
+    """The checkpoint run_models used for this model (or, in a fresh session, where it would be)."""
+    found = st.checkpoints.get((head, _key(overrides), fold.number, seed))
+    if found is not None:
+        return found
+    cfg = st.cfg.with_overrides(overrides)
+    return checkpoint_path(replace(cfg, train=replace(cfg.train, seed=seed)), head, fold, seed, st.ckpt_dir)
 
 
 def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap") -> pd.DataFrame:
@@ -137,7 +152,7 @@ def robustness(st: Study, heads: list[str], key: str, levels: list, overrides: d
             for head in heads:
                 for seed in cfg.seeds:
                     c = replace(cfg, train=replace(cfg.train, seed=seed))
-                    model, _ = load_checkpoint(checkpoint_path(c, head, fold, seed, st.ckpt_dir))
+                    model, _ = load_checkpoint(trained_checkpoint(st, head, fold, seed, overrides))
                     norm = make_normalizer(c, fold, st.table, feats, head)
                     pred = predict(model, make_dataset(c, fold.test, st.table, feats, head, norm), c, head)
                     rows.append({"model": head, "knob": key, "level": level, "fold": fold.number, "seed": seed,
@@ -202,7 +217,7 @@ def matchmap_examples(st: Study, head: str = "matchmap", n: int = 3, fold: Fold 
     fold = fold or st.folds[0]
     seed = st.cfg.seeds[0] if seed is None else seed
     cfg = replace(st.cfg, train=replace(st.cfg.train, seed=seed))
-    model, _ = load_checkpoint(checkpoint_path(cfg, head, fold, seed, st.ckpt_dir))
+    model, _ = load_checkpoint(trained_checkpoint(st, head, fold, seed))
     norm = make_normalizer(cfg, fold, st.table, st.feats, head)
     test = st.table[st.table["id"].isin(fold.test)]
     items = []
