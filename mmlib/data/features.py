@@ -16,6 +16,7 @@ utterance (audio) or per video file (video), with a progress bar.
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -165,7 +166,9 @@ def _run(tasks, fn, workers: int, progress: bool, desc: str, total: int):
             bar.update(len(res) if isinstance(res, list) else 1)
             yield res
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver, not fork: a process that already runs torch/OpenCV/OpenMP threads (a notebook
+        # kernel, a test session) can deadlock its forked children on a lock held at fork time
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             for res in pool.map(fn, tasks, chunksize=1 if fn is _video_task else 8):
                 bar.update(len(res) if isinstance(res, list) else 1)
                 yield res

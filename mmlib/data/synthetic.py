@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -580,7 +581,8 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, prog
                 render_dialog(job)
                 bar.update()
         else:
-            with cf.ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+            ctx = multiprocessing.get_context("forkserver")  # fork can deadlock under torch/OpenMP threads
+            with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
                 for _ in pool.map(render_dialog, jobs):
                     bar.update()
         bar.close()
