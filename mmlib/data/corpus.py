@@ -37,8 +37,15 @@ COLUMNS: dict[str, str] = {
 
 # label set -> {raw code: study label}; the order of first appearance of each label is its class index
 LABEL_SETS: dict[str, dict[str, str]] = {
-    "4class": {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang"},
+    "4class": {"neu": "neu", "hap": "hap", "exc": "hap", "sad": "sad", "ang": "ang",
+               "neutral": "neu", "happy": "hap", "angry": "ang",  # RAVDESS ("sad" as above)
+               "NEU": "neu", "HAP": "hap", "SAD": "sad", "ANG": "ang"},  # CREMA-D
     "6class": {"neu": "neu", "hap": "hap", "exc": "exc", "sad": "sad", "ang": "ang", "fru": "fru"},
+    "ravdess8": {"neutral": "neu", "calm": "cal", "happy": "hap", "sad": "sad", "angry": "ang",
+                 "fearful": "fea", "disgust": "dis", "surprised": "sur"},
+    "ravdess7": {"neutral": "neu", "calm": "neu", "happy": "hap", "sad": "sad", "angry": "ang",
+                 "fearful": "fea", "disgust": "dis", "surprised": "sur"},  # calm merged into neutral
+    "cremad6": {"NEU": "neu", "HAP": "hap", "SAD": "sad", "ANG": "ang", "FEA": "fea", "DIS": "dis"},
 }
 
 
