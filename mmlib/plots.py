@@ -19,7 +19,7 @@ import seaborn as sns
 
 PALETTE = {"audio": "#4C72B0", "video": "#DD8452", "concat": "#55A868", "matchmap": "#C44E52",
            "matchmap_attn": "#8172B3"}
-CLASS_ORDER = ["neu", "hap", "sad", "ang", "exc", "fru"]
+CLASS_ORDER = ["neu", "hap", "sad", "ang", "exc", "fru", "cal", "fea", "dis", "sur"]
 
 
 def use_style() -> None:
@@ -73,7 +73,13 @@ def durations(corpus: pd.DataFrame) -> plt.Figure:
 def vad_by_class(corpus: pd.DataFrame) -> plt.Figure:
     lab = corpus[corpus["label"].notna()]
     long = lab.melt(id_vars="label", value_vars=["valence", "arousal", "dominance"], var_name="dimension")
+    long = long.dropna(subset=["value"])
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    if long.empty:  # RAVDESS, CREMA-D: no dimensional annotation
+        ax.text(0.5, 0.5, "this corpus has no valence / arousal / dominance annotation", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
     sns.boxplot(data=long, x="dimension", y="value", hue="label", ax=ax, fliersize=1,
                 hue_order=[c for c in CLASS_ORDER if c in set(lab["label"])])
     ax.set(title="Annotated valence / arousal / dominance by class", xlabel="")

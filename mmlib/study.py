@@ -86,7 +86,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "data_root": data_root or cfg.data.root,
         "data_dir": data_dir_param,
         "results_dir": os.path.relpath(tmp, notebooks_dir()),  # notebooks run in notebooks/
-        "overrides": {k: v for k, v in (overrides or {}).items() if k not in ("data.root", "data.data_dir")},
+        "overrides": {k: list(v) if isinstance(v, tuple) else v  # papermill writes tuples as strings
+                      for k, v in (overrides or {}).items() if k not in ("data.root", "data.data_dir")},
         "retrain": retrain,
     }
     timings: dict[str, float] = {}
@@ -99,12 +100,13 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         try:
             pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
                                 progress_bar=progress, kernel_name="python3", log_output=False)
-        except pm.PapermillExecutionError as err:
+        except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
             failed = results / f"{run_name}.failed"
             shutil.rmtree(failed, ignore_errors=True)
             tmp.rename(failed)
-            raise StudyError(f"notebook {name} failed in cell [{err.exec_count}] ({err.ename}: {err.evalue}); "
-                             f"partial output in {failed}, {final} left as it was") from None
+            where = (f"in cell [{err.exec_count}] ({err.ename}: {err.evalue})" if isinstance(err, pm.PapermillExecutionError)
+                     else f"({type(err).__name__}: {err})")
+            raise StudyError(f"notebook {name} failed {where}; partial output in {failed}, {final} left as it was") from None
         timings[name] = round(time.time() - t0, 1)
 
     skipped_file = tmp / "skipped.json"

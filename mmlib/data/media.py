@@ -98,8 +98,15 @@ def box_pixels(shape: tuple[int, ...], box: tuple[float, float, float, float]) -
 _CASCADE: cv2.CascadeClassifier | None = None
 
 
-def _cascade() -> cv2.CascadeClassifier:
+def _cascade() -> cv2.CascadeClassifier | None:
+    """OpenCV's Haar face detector, or None where OpenCV has none (OpenCV 5 moved it out of the wheel)."""
     global _CASCADE
+    if not hasattr(cv2, "CascadeClassifier"):
+        import warnings
+
+        warnings.warn(f"OpenCV {cv2.__version__} has no Haar face detector: video.crop='detector' uses the fixed "
+                      "face_box (install opencv-python-headless<5 for the detector)", stacklevel=2)
+        return None
     if _CASCADE is None:
         path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
         _CASCADE = cv2.CascadeClassifier(str(path))
@@ -115,11 +122,14 @@ def detect_boxes(frames: list[np.ndarray], fallback: tuple[int, int, int, int]) 
     frame takes `fallback`. Centres and sizes are median-filtered over 3 frames, so a single
     spurious detection does not make the crop jump.
     """
+    cascade = _cascade()
+    if cascade is None:
+        return [fallback] * len(frames)
     found: list[np.ndarray | None] = []
     for f in frames:
         gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
         min_side = max(16, min(gray.shape) // 8)
-        dets = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(min_side, min_side))
+        dets = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(min_side, min_side))
         if len(dets):
             x, y, w, h = max(dets, key=lambda d: d[2] * d[3])
             found.append(np.array([x + w / 2, y + h / 2, max(w, h) * 1.2], dtype=float))  # 20 % margin
