@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from mmlib.data import corpus
 from mmlib.data.corpus import COLUMNS, validate_table
 from mmlib.data.ravdess import find_media, is_hidden, resolve_label_set, video_durations
 
@@ -56,11 +57,8 @@ KNOWN_BAD: dict[str, str] = {
     "1064_IEO_DIS_MD": "about one minute long: the sentence in every emotion, not one clip",
 }
 
-# label set -> {emotion code: class}; names are global (mmlib.data.corpus.LABEL_SETS holds the same entries)
-LABEL_SETS: dict[str, dict[str, str]] = {
-    "cremad6": {"NEU": "neu", "HAP": "hap", "SAD": "sad", "ANG": "ang", "FEA": "fea", "DIS": "dis"},
-    "4class": {"NEU": "neu", "HAP": "hap", "SAD": "sad", "ANG": "ang"},
-}
+# label sets live in mmlib.data.corpus.LABEL_SETS (global names: "4class" means neu/hap/sad/ang everywhere)
+LABEL_SETS = {name: corpus.LABEL_SETS[name] for name in ("cremad6", "4class")}  # the sets this corpus uses
 ALIASES = {"native": "cremad6"}
 
 # 1040_ITH_SAD_X.wav: the release once had one level code cut short; it is read as XX

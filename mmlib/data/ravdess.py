@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mmlib.data import corpus
 from mmlib.data.corpus import COLUMNS, validate_table
 
 EMOTIONS = {1: "neutral", 2: "calm", 3: "happy", 4: "sad", 5: "angry", 6: "fearful", 7: "disgust", 8: "surprised"}
@@ -45,13 +46,7 @@ N_ACTORS = 24
 
 # label set -> {emotion: class}; the order of first appearance of each class is its index. Names are
 # global (mmlib.data.corpus.LABEL_SETS holds the same entries): "4class" means neu/hap/sad/ang everywhere.
-LABEL_SETS: dict[str, dict[str, str]] = {
-    "ravdess8": {"neutral": "neu", "calm": "cal", "happy": "hap", "sad": "sad", "angry": "ang",
-                 "fearful": "fea", "disgust": "dis", "surprised": "sur"},
-    "ravdess7": {"neutral": "neu", "calm": "neu", "happy": "hap", "sad": "sad", "angry": "ang",
-                 "fearful": "fea", "disgust": "dis", "surprised": "sur"},  # calm is a mild neutral
-    "4class": {"neutral": "neu", "happy": "hap", "sad": "sad", "angry": "ang"},
-}
+LABEL_SETS = {name: corpus.LABEL_SETS[name] for name in ("ravdess8", "ravdess7", "4class")}  # the sets this corpus uses
 ALIASES = {"native": "ravdess8", "native7": "ravdess7"}  # for direct calls; configs use the global names
 
 _NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
