@@ -1,5 +1,5 @@
 # The one place that knows where the virtualenv is. Every target sets it up first if needed.
-#   make test     unit tests + one end-to-end papermill run of the quick study
+#   make test     unit tests + end-to-end papermill runs of the quick study
 #   make study    the whole study on the default synthetic profile -> results/default/
 #   make bench    benchmarks (ratios against in-run baselines)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
