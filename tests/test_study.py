@@ -1,7 +1,6 @@
 """End to end: the four notebooks through papermill on the quick profile, and clean notebooks."""
 
 import json
-from pathlib import Path
 
 import nbformat
 import pandas as pd

@@ -1,7 +1,6 @@
 """Training on the quick synthetic corpus: every head learns, predictions are per utterance,
 checkpoints are reused, reruns are identical, chunked audio is combined per utterance."""
 
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
