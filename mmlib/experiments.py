@@ -150,10 +150,10 @@ def robustness(st: Study, heads: list[str], key: str, levels: list, overrides: d
             deg = extract_features(test, deg_cfg, cache_dir=st.cache_dir, modalities=(section,), progress=False)
             feats = FeatureSet(audio={**st.feats.audio, **deg.audio}, video={**st.feats.video, **deg.video})
             for head in heads:
+                norm = make_normalizer(cfg, fold, st.table, feats, head)  # the same for every seed
                 for seed in cfg.seeds:
                     c = replace(cfg, train=replace(cfg.train, seed=seed))
                     model, _ = load_checkpoint(trained_checkpoint(st, head, fold, seed, overrides))
-                    norm = make_normalizer(c, fold, st.table, feats, head)
                     pred = predict(model, make_dataset(c, fold.test, st.table, feats, head, norm), c, head)
                     rows.append({"model": head, "knob": key, "level": level, "fold": fold.number, "seed": seed,
                                  **metrics.scores(pred["true"], pred["pred"], st.classes)})
