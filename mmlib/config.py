@@ -68,7 +68,9 @@ class ModelConfig:
     audio_final_kernel: int = 10  # the authors' last valid 1 x 10 conv (300 frames -> 10)
     video_arch: str = "mc3_18"  # mc3_18 | r3d_18 | r2plus1d_18 | narrow
     video_width: int = 64  # narrow only: channels of the first stage
-    pool_hw: int = 7  # video feature map is pool_hw x pool_hw, as the authors' AdaptiveAvgPool3d((1,7,7))
+    pool_hw: int = 7  # video feature map is pool_hw x pool_hw, as the authors' AdaptiveAvgPool3d((1,7,7));
+    # it may only average the trunk's cells (never upsample): the matchmap's video positions are distinct cells
+    narrow_downsample: int = 16  # narrow only: spatial downsampling of the trunk (16 as ResNet3D, 8 keeps 4x4 of 32 px)
     keep_time: bool = False  # keep the video's time axis in the feature map
     pretrained_video: bool = False  # Kinetics weights from the local torch hub cache only
     aux_heads: bool = False  # auxiliary unimodal classifiers on each branch
@@ -81,22 +83,37 @@ class TrainConfig:
     lr: float = 1.077e-4
     weight_decay: float = 1.409e-3
     max_epochs: int = 30
-    patience: int = 3  # early stopping on validation loss
+    patience: int = 3  # early stopping on the selection criterion (select_on)
+    select_on: str = "val_ce"  # val_ce (the authors: validation cross-entropy) | val_ua; never a random quantity
     grad_clip: float = 3.0
     seed: int = 42
     similarity: str = "SIMA"  # SISA | MISA | SIMA: pooling of the matchmap for the ranking loss
     rank_loss: str = "sampled"  # sampled (DAVEnet / authors) | hinge | infonce (full batch)
     rank_weight: float = 0.078  # w in CE + w * ranking (the authors' value)
+    rank_heads: tuple[str, ...] = ("matchmap", "matchmap_attn")  # heads trained with the ranking term (the
+    # authors: matchmap only); audio, video and concat are trained with cross-entropy alone
     margin: float = 1.0
     impostor_other_label: bool = True  # impostors drawn among samples of a different emotion
     aux_weight: float = 0.0  # weight of the auxiliary unimodal cross-entropies
     vad_weight: float = 0.0  # weight of the VAD regression
+    modality_dropout: float = 0.0  # P(one stream of a training item is blanked), both-stream heads only
     init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
     precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
     devices: Any = "auto"
     accelerator: str = "auto"
     strategy: str = "auto"
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader workers per training (GPU profiles: see RunConfig and README)
+    threads: int = 1  # torch threads of one training (CPU); the same under every executor, so results agree
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where the trainings of the grid run; never part of a checkpoint's key (it does not shape a model)."""
+
+    executor: str = "ray"  # ray (local Ray, or a cluster with ray_address) | sequential (in-process, debugging)
+    ray_address: Optional[str] = None  # None = start a local Ray; "auto" or "host:port" = join a running cluster
+    workers: int = 0  # parallel trainings on a local Ray; 0 = as many as cores // train.threads
+    gpus_per_training: float = 0.0  # Ray resource request of one training (1.0 on a GPU profile)
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,7 @@ class StudyConfig:
     video: VideoConfig = field(default_factory=VideoConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    run: RunConfig = field(default_factory=RunConfig)
     folds: Optional[tuple[int, ...]] = None  # which folds to run (1-based); None = all
     seeds: tuple[int, ...] = (42,)  # training seeds of the study
 
@@ -123,7 +141,7 @@ class StudyConfig:
             if key not in sections:
                 raise KeyError(f"unknown config key {key!r}")
             sub = {"data": DataConfig, "synth": SynthConfig, "audio": AudioConfig, "video": VideoConfig,
-                   "model": ModelConfig, "train": TrainConfig}.get(key)
+                   "model": ModelConfig, "train": TrainConfig, "run": RunConfig}.get(key)
             kw[key] = sub(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}) if sub else (
                 tuple(value) if isinstance(value, list) else value)
         return cls(**kw)
@@ -204,6 +222,7 @@ CPU_SIZES: dict[str, Any] = {
     "model.video_arch": "narrow",
     "model.video_width": 8,
     "model.pool_hw": 4,
+    "model.narrow_downsample": 8,  # 32 px faces -> 4 x 4 trunk cells, the 16 matchmap positions
     "train.batch_size": 32,
     "train.lr": 2e-3,
     "train.max_epochs": 15,
@@ -224,6 +243,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model.video_arch": "narrow",
         "model.video_width": 8,
         "model.pool_hw": 4,
+        "model.narrow_downsample": 8,
         "train.batch_size": 16,
         "train.lr": 3e-3,
         "train.max_epochs": 2,
@@ -235,6 +255,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "synth": SYNTH_PROFILES["default"],
         "audio.max_seconds": 3.0,
         **CPU_SIZES,
+        "seeds": (42, 43, 44),  # every table and claim covers three training seeds
     },
     # The authors' settings (STUDY.md) on the real IEMOCAP: 10 folds, 3 s chunks, full-size models.
     "paper": {
@@ -250,6 +271,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model.audio_width": 1.0,
         "model.video_arch": "mc3_18",
         "model.pool_hw": 7,
+        "run.gpus_per_training": 1.0,  # on a GPU machine each training holds one GPU (0 on a CPU-only Ray)
+        "train.num_workers": 4,  # loader processes per training: the GPU must not wait for batches
     },
     # RAVDESS (24 actors, 1,440 speech clips of ~3.5 s, 8 classes), with the model sizes of "default" (a CPU run).
     # actor6: 6 folds of 4 test actors, 4 validation actors, 16 training actors.

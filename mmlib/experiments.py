@@ -21,13 +21,14 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from mmlib import grid as _grid
 from mmlib import metrics
 from mmlib.config import StudyConfig, load_config
 from mmlib.data.corpus import class_names, labelled, prepare_corpus
 from mmlib.data.dataset import collate
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.splits import Fold, make_folds, select_folds
-from mmlib.training import (checkpoint_path, fit_fold, fixed_audio_frames, load_checkpoint, make_dataset,
+from mmlib.training import (fixed_audio_frames, load_checkpoint, make_dataset,
                             make_normalizer, predict)
 
 
@@ -90,26 +91,53 @@ def model_name(head: str, overrides: dict[str, Any] | None) -> str:
 
 def run_models(st: Study, heads: list[str], overrides: dict[str, Any] | None = None,
                name: str | None = None, retrain: bool | None = None) -> pd.DataFrame:
-    """Train (or reuse) each head on every fold and seed; the concatenated test predictions."""
-    cfg = st.cfg.with_overrides(overrides)
+    """Train (or reuse) each head on every fold and seed, as one grid; the concatenated test predictions.
+
+    Fusion heads start from the same fold's and seed's unimodal checkpoints (trained here if missing).
+    """
+    return run_grid(st, [(heads, overrides, name)], retrain)
+
+
+def run_grid(st: Study, specs: list[tuple[list[str], dict[str, Any] | None, str | None]],
+             retrain: bool | None = None) -> pd.DataFrame:
+    """Several run_models calls, (heads, overrides, name) each, submitted as one grid of trainings."""
     retrain = st.retrain if retrain is None else retrain
+    jobs, names = [], []
+    for heads, overrides, name in specs:
+        cfg = st.cfg.with_overrides(overrides)
+        for head in heads:
+            for fold in st.folds:
+                for seed in cfg.seeds:
+                    jobs.append(_grid.Job(cfg, head, fold, seed, retrain))
+                    names.append((name or model_name(head, overrides), _key(overrides)))
+    # with retrain, what this run already trained (e.g. 02's unimodal models, seen from 03) is not trained twice
+    trained = _ledger_trained(st) if retrain else set()
+    outcomes = _grid.run(jobs, st.table, st.feats, st.ckpt_dir, st.cfg.run, st.cfg.train.threads, st.progress,
+                         trained=trained, on_outcome=lambda o: _record(st, o))
     out = []
-    jobs = [(h, f, s) for h in heads for f in st.folds for s in cfg.seeds]
-    bar = tqdm(jobs, desc="folds", disable=not st.progress)
-    for head, fold, seed in bar:
-        bar.set_postfix_str(f"{head} fold {fold.number} seed {seed}")
-        init = None
-        if head not in ("audio", "video") and cfg.train.init_from_unimodal:
-            # the authors' recipe: encoders start from this fold's unimodal models (trained here if missing)
-            init = {m: fit_fold(st.cfg, fold, st.table, st.feats, m, seed, st.ckpt_dir, progress=False).checkpoint
-                    for m in ("audio", "video")}
-        res = fit_fold(cfg, fold, st.table, st.feats, head, seed, st.ckpt_dir, init, retrain and head in ("audio", "video"),
-                       progress=False)
-        st.checkpoints[(head, _key(overrides), fold.number, seed)] = res.checkpoint
-        pred = res.predictions
-        pred["model"] = name or model_name(head, overrides)
+    for o, (label, okey) in zip(outcomes, names):
+        st.checkpoints[(o.job.head, okey, o.job.fold.number, o.job.seed)] = Path(o.checkpoint)
+        pred = o.predictions.copy()
+        pred["model"] = label
         out.append(pred)
     return pd.concat(out, ignore_index=True)
+
+
+def _record(st: Study, o: _grid.Outcome) -> None:
+    """Append a checkpoint the grid used to results_dir/checkpoints.jsonl (the manifest reads it)."""
+    row = {"checkpoint": Path(o.checkpoint).name, "sha256_16": o.digest, "trained": o.trained, "seconds": o.seconds,
+           "head": o.job.head, "fold": o.job.fold.number, "seed": o.job.seed, "key": list(o.job.key),
+           "best_epoch": o.best_epoch, "init": {m: Path(p).name for m, p in o.init.items()}}
+    with open(st.results_dir / "checkpoints.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _ledger_trained(st: Study) -> set:
+    path = st.results_dir / "checkpoints.jsonl"
+    if not path.exists():
+        return set()
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {tuple(r["key"][:2]) + (int(r["key"][2]), int(r["key"][3])) for r in rows if r["trained"]}
 
 
 def _key(overrides: dict[str, Any] | None) -> str:
@@ -117,47 +145,77 @@ def _key(overrides: dict[str, Any] | None) -> str:
 
 
 def trained_checkpoint(st: Study, head: str, fold: Fold, seed: int, overrides: dict[str, Any] | None = None) -> Path:
-    """The checkpoint run_models used for this model (or, in a fresh session, where it would be)."""
+    """The checkpoint run_models used for this model (run_models must have run in this session)."""
     found = st.checkpoints.get((head, _key(overrides), fold.number, seed))
-    if found is not None:
-        return found
-    cfg = st.cfg.with_overrides(overrides)
-    return checkpoint_path(replace(cfg, train=replace(cfg.train, seed=seed)), head, fold, seed, st.ckpt_dir)
+    if found is None:
+        raise KeyError(f"no checkpoint of {model_name(head, overrides)} fold {fold.number} seed {seed} in this "
+                       "session: call run_models for it first (it reuses existing checkpoints)")
+    return found
 
 
-def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap") -> pd.DataFrame:
-    """`head` once per value of each config key in `grid` (one key varied at a time)."""
-    return pd.concat([run_models(st, [head], {key: v}) for key, values in grid.items() for v in values],
-                     ignore_index=True)
+def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap", main: str | None = None) -> pd.DataFrame:
+    """`head` once per setting of each config key in `grid` (one key varied at a time), as one grid.
+
+    A setting equal to the study's own config is the main model: it appears once, named `main` (default:
+    `head`) with column `setting` listing every key=value it stands for, and is reused, not retrained.
+    """
+    settings, main_settings = [], []
+    for key, values in grid.items():
+        for v in values:
+            if st.cfg.with_overrides({key: v}) == st.cfg:
+                main_settings.append(f"{key}={v}")
+            else:
+                settings.append({key: v})
+    specs = [([head], o, None) for o in settings] + ([([head], None, main or head)] if main_settings else [])
+    pred = run_grid(st, specs)
+    pred["setting"] = pred["model"].map(lambda m: m[m.index("[") + 1:-1] if "[" in m else ", ".join(main_settings))
+    return pred
 
 
-def robustness(st: Study, heads: list[str], key: str, levels: list, overrides: dict[str, Any] | None = None
-               ) -> pd.DataFrame:
-    """Test-set WA/UA of trained models while one modality is degraded step by step.
+def robustness_predictions(st: Study, heads: list[str], key: str, levels: list,
+                           overrides: dict[str, Any] | None = None, refit_normalizer: bool = False) -> pd.DataFrame:
+    """Test predictions of trained models while one modality is degraded step by step (columns knob, level).
 
     `key` is a degradation knob of the feature config (audio.snr_db; video.blur_sigma, video.occlusion,
     video.drop_prob); training data stay clean: only test features are rebuilt (and cached) per level.
+    The normalizer keeps the statistics of the clean features (refit_normalizer=True refits it on the
+    degraded test features, which quietly adapts to the degradation when speaker_norm is on).
     """
-    section, _, field = key.partition(".")
-    if section not in ("audio", "video") or field not in ("snr_db", "blur_sigma", "occlusion", "drop_prob"):
+    section, _, knob = key.partition(".")
+    if section not in ("audio", "video") or knob not in ("snr_db", "blur_sigma", "occlusion", "drop_prob"):
         raise ValueError(f"{key!r} is not a degradation knob; use audio.snr_db or video.blur_sigma/occlusion/drop_prob")
     cfg = st.cfg.with_overrides(overrides)
-    rows = []
-    for level in tqdm(levels, desc=key, disable=not st.progress):
-        deg_cfg = cfg.with_overrides({key: level})
-        for fold in st.folds:
-            test = st.table[st.table["id"].isin(fold.test)]
-            deg = extract_features(test, deg_cfg, cache_dir=st.cache_dir, modalities=(section,), progress=False)
+    speaker = st.table.set_index("id")["speaker"]
+    out = []
+    for fold in st.folds:
+        clean_norm = {h: make_normalizer(cfg, fold, st.table, st.feats, h) for h in heads}  # seed-independent
+        models = {(h, s): load_checkpoint(trained_checkpoint(st, h, fold, s, overrides))[0]
+                  for h in heads for s in cfg.seeds}
+        test = st.table[st.table["id"].isin(fold.test)]
+        for level in tqdm(levels, desc=f"{key} fold {fold.number}", disable=not st.progress, leave=False):
+            deg = extract_features(test, cfg.with_overrides({key: level}), cache_dir=st.cache_dir,
+                                   modalities=(section,), progress=False)
             feats = FeatureSet(audio={**st.feats.audio, **deg.audio}, video={**st.feats.video, **deg.video})
             for head in heads:
-                norm = make_normalizer(cfg, fold, st.table, feats, head)  # the same for every seed
+                norm = make_normalizer(cfg, fold, st.table, feats, head) if refit_normalizer else clean_norm[head]
                 for seed in cfg.seeds:
                     c = replace(cfg, train=replace(cfg.train, seed=seed))
-                    model, _ = load_checkpoint(trained_checkpoint(st, head, fold, seed, overrides))
-                    pred = predict(model, make_dataset(c, fold.test, st.table, feats, head, norm), c, head)
-                    rows.append({"model": head, "knob": key, "level": level, "fold": fold.number, "seed": seed,
-                                 **metrics.scores(pred["true"], pred["pred"], st.classes)})
-    return pd.DataFrame(rows)
+                    pred = predict(models[(head, seed)], make_dataset(c, fold.test, st.table, feats, head, norm), c, head)
+                    pred.insert(1, "fold", fold.number)
+                    pred.insert(2, "seed", seed)
+                    pred.insert(3, "model", head)
+                    pred.insert(4, "speaker", speaker.loc[pred["id"]].to_numpy())
+                    pred.insert(5, "knob", key)
+                    pred.insert(6, "level", "clean" if level is None else level)
+                    out.append(pred)
+    return pd.concat(out, ignore_index=True)
+
+
+def robustness(st: Study, heads: list[str], key: str, levels: list, overrides: dict[str, Any] | None = None,
+               refit_normalizer: bool = False) -> pd.DataFrame:
+    """Per model, knob, level, fold and seed: WA / UA / macro-F1 under degradation (robustness_predictions)."""
+    return metrics.per_fold(robustness_predictions(st, heads, key, levels, overrides, refit_normalizer),
+                            by=("model", "knob", "level", "fold", "seed"))
 
 
 # ------------------------------------------------------------------ helpers for the notebooks' figures
@@ -247,20 +305,21 @@ def load_predictions(results_dir: str | Path, *names: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def claims(pred: pd.DataFrame, rob: pd.DataFrame | None = None, fusion: str = "matchmap",
-           baseline: str = "concat", unimodal: tuple[str, ...] = ("audio", "video")) -> pd.DataFrame:
-    """The study's two claims, measured: fusion vs the concat baseline and vs the best unimodal model
-    (paired tests on UA), and, from a robustness table, fusion's gain over the best unimodal model
-    at each degradation level."""
+def verdict(test: dict, alpha: float = 0.05) -> str:
+    """'shown' only when the speaker-level interval excludes 0 and the fold x seed test agrees."""
+    if test["diff_lo"] > 0 and test["p_signflip"] < alpha:
+        return f"shown: {test['model_a']} > {test['model_b']}"
+    if test["diff_hi"] < 0 and test["p_signflip"] < alpha:
+        return f"shown: {test['model_a']} < {test['model_b']}"
+    return "not shown"
+
+
+def claims(pred: pd.DataFrame, fusion: str = "matchmap", others: tuple[str, ...] = ("concat", "audio", "video"),
+           metric: str = "UA") -> pd.DataFrame:
+    """Claim 1 measured: `fusion` against each model in `others` on the same folds x seeds
+    (mean per-run difference, speaker-bootstrap interval, p-values) and the verdict each supports."""
     rows = []
-    for other in (baseline, *unimodal):
-        r = metrics.paired_test(pred, fusion, other, "UA")
-        rows.append({"claim": f"{fusion} vs {other}", **{k: r[k] for k in ("a", "b", "diff", "diff_lo", "diff_hi",
-                                                                            "p_mcnemar", "p_bootstrap")}})
-    if rob is not None:
-        mean = rob.groupby(["knob", "level", "model"], dropna=False)["UA"].mean().unstack("model")
-        for (knob, level), r in mean.iterrows():
-            best = max(unimodal, key=lambda m: r[m])
-            rows.append({"claim": f"{fusion} - best unimodal ({best}) at {knob}={level}", "a": r[fusion],
-                         "b": r[best], "diff": r[fusion] - r[best]})
+    for other in others:
+        r = metrics.paired_test(pred, fusion, other, metric)
+        rows.append({"claim": f"{fusion} vs {other}", **r, "verdict": verdict(r)})
     return pd.DataFrame(rows)

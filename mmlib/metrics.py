@@ -3,10 +3,11 @@
     from mmlib import metrics
     m = metrics.scores(pred.true, pred.pred, classes)          # {"WA":.., "UA":.., "macro_f1":.., "recall_neu":..}
     table = metrics.per_fold(predictions)                       # one row per model, fold, seed
-    summary = metrics.summarize(predictions)                    # mean, std, bootstrap interval per model
-    metrics.paired_test(predictions, "matchmap", "concat")      # McNemar + paired bootstrap of the UA gap
+    summary = metrics.summarize(predictions)                    # mean over folds x seeds, speaker-level interval
+    metrics.paired_test(predictions, "matchmap", "concat")      # per-run differences, interval, p-values
 
-`predictions` is the table training writes: columns id, fold, seed, model, true, pred, p_<class>.
+`predictions` is the table training writes: columns id, fold, seed, model, speaker, true, pred, p_<class>.
+Intervals and tests treat the speaker as the unit (mmlib.stats).
 WA = accuracy_score, UA = balanced_accuracy_score (mean per-class recall), from scikit-learn, always
 on the pooled utterances of a test set, never averaged over batches.
 """
@@ -17,7 +18,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+
+from mmlib import stats
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
 METRICS = ("WA", "UA", "macro_f1")
@@ -63,105 +65,36 @@ def per_fold(pred: pd.DataFrame, by: tuple[str, ...] = ("model", "fold", "seed")
     return pd.DataFrame(rows)
 
 
-def bootstrap_interval(pred: pd.DataFrame, metric: str = "UA", n_boot: int = 1000, level: float = 0.95,
-                       seed: int = 0) -> tuple[float, float]:
-    """Percentile interval of `metric` over utterances resampled with replacement (all folds pooled,
-    each fold resampled within itself; an utterance keeps its predictions from every seed)."""
-    classes = classes_of(pred)
-    code = {c: i for i, c in enumerate(classes)}
-    t, p = pred["true"].map(code).to_numpy(), pred["pred"].map(code).to_numpy()
-    uniq, inverse = np.unique(pred["id"].to_numpy(), return_inverse=True)
-    counts = np.bincount(inverse)
-    if (counts != counts[0]).any():
-        raise ValueError("every utterance needs the same number of predictions (one per seed)")
-    rows_of = np.argsort(inverse, kind="stable").reshape(len(uniq), counts[0])  # utterance -> its rows
-    fold_of = pred.groupby("id")["fold"].first().reindex(uniq).to_numpy()
-    members = [np.flatnonzero(fold_of == f) for f in np.unique(fold_of)]
-    rng = np.random.default_rng(seed)
-    stats = []
-    for _ in range(n_boot):
-        pick = np.concatenate([rng.choice(m, size=len(m)) for m in members])
-        rows = rows_of[pick].ravel()
-        stats.append(_metric(t[rows], p[rows], metric))
-    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
-
-def _metric(t: np.ndarray, p: np.ndarray, metric: str) -> float:
-    """WA / UA / macro-F1 of class indices from one bincount (fast enough for bootstraps);
-    agrees with scikit-learn's accuracy, balanced accuracy and macro F1 (tests check it)."""
-    k = int(max(t.max(), p.max())) + 1
-    cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k)  # rows true, columns predicted
-    tp, n_true, n_pred = np.diag(cm).astype(float), cm.sum(1), cm.sum(0)
-    if metric == "WA":
-        return float(tp.sum() / len(t))
-    if metric == "UA":
-        seen = n_true > 0
-        return float(np.mean(tp[seen] / n_true[seen]))
-    if metric == "macro_f1":
-        used = (n_true + n_pred) > 0
-        return float(np.mean(2 * tp[used] / (n_true + n_pred)[used]))
-    raise ValueError(f"unknown metric {metric!r}; choose one of {METRICS}")
-
-
-def summarize(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per model: mean and std over folds x seeds of WA/UA/macro-F1, plus bootstrap intervals."""
-    folds = per_fold(pred)
+def summarize(pred: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per model: mean over folds x seeds of WA / UA / macro-F1 (each run scored over its whole test set),
+    the sd of the run scores, and a 95 % interval of that mean from resampling test speakers
+    (mmlib.stats.estimate)."""
     rows = []
-    for model, g in folds.groupby("model", sort=False):
-        row = {"model": model, "runs": len(g)}
+    for model, g in pred.groupby("model", sort=False):
+        row: dict = {"model": model}
         for m in METRICS:
-            row[f"{m}_mean"] = g[m].mean()
-            row[f"{m}_std"] = g[m].std(ddof=1) if len(g) > 1 else 0.0
-            lo, hi = bootstrap_interval(pred[pred["model"] == model], m, n_boot=n_boot, seed=seed)
-            row[f"{m}_lo"], row[f"{m}_hi"] = lo, hi
+            e = stats.estimate(g, m, n_boot=n_boot, seed=seed)
+            row.update(runs=e["runs"], speakers=e["speakers"])
+            row.update({f"{m}_mean": e["mean"], f"{m}_sd": e["sd"], f"{m}_lo": e["lo"], f"{m}_hi": e["hi"]})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def paired_test(pred: pd.DataFrame, model_a: str, model_b: str, metric: str = "UA", n_boot: int = 2000,
-                seed: int = 0) -> dict[str, float]:
-    """Compare two models on the same utterances (and seeds).
-
-    McNemar's exact test on the utterances one model gets right and the other wrong, and a paired
-    bootstrap of the metric difference a - b (interval and one-sided p = share of resamples <= 0).
-    """
-    key = ["id", "fold", "seed"]
-    a = pred[pred["model"] == model_a].set_index(key)
-    b = pred[pred["model"] == model_b].set_index(key)
-    common = a.index.intersection(b.index)
-    if len(common) == 0:
-        raise ValueError(f"models {model_a!r} and {model_b!r} share no utterances")
-    a, b = a.loc[common], b.loc[common]
-    right_a = (a["pred"] == a["true"]).to_numpy()
-    right_b = (b["pred"] == b["true"]).to_numpy()
-    only_a, only_b = int((right_a & ~right_b).sum()), int((~right_a & right_b).sum())
-    p_mcnemar = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
-    classes = classes_of(pred)
-    code = {c: i for i, c in enumerate(classes)}
-    t = a["true"].map(code).to_numpy()
-    pa, pb = a["pred"].map(code).to_numpy(), b["pred"].map(code).to_numpy()
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n_boot)
-    for i in range(n_boot):
-        idx = rng.integers(0, len(t), len(t))
-        diffs[i] = _metric(t[idx], pa[idx], metric) - _metric(t[idx], pb[idx], metric)
-    return {
-        "model_a": model_a, "model_b": model_b, "n": int(len(t)), "metric": metric,
-        "a": _metric(t, pa, metric), "b": _metric(t, pb, metric),
-        "diff": _metric(t, pa, metric) - _metric(t, pb, metric),
-        "diff_lo": float(np.quantile(diffs, 0.025)), "diff_hi": float(np.quantile(diffs, 0.975)),
-        "p_bootstrap": float((diffs <= 0).mean()),
-        "only_a_right": only_a, "only_b_right": only_b, "p_mcnemar": float(p_mcnemar),
-    }
+                seed: int = 0) -> dict:
+    """model_a - model_b over the same folds x seeds (mmlib.stats.paired): mean per-run difference,
+    speaker-bootstrap interval, sign-flip permutation and Wilcoxon p-values."""
+    return stats.paired(pred, model_a, model_b, metric, n_boot=n_boot, seed=seed)
 
 
 def results_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The paper table: per model, WA / UA / macro-F1 in % as 'mean +- std [lo, hi]'."""
+    """The paper table: per model, WA / UA / macro-F1 in % as 'mean [lo, hi]' (mean over folds x seeds,
+    speaker-bootstrap 95 % interval), with the sd over runs in its own column."""
     out = pd.DataFrame({"model": summary["model"], "runs": summary["runs"]})
     for m in METRICS:
-        out[m] = [f"{100 * r[f'{m}_mean']:.1f} ± {100 * r[f'{m}_std']:.1f} [{100 * r[f'{m}_lo']:.1f}, {100 * r[f'{m}_hi']:.1f}]"
+        out[m] = [f"{100 * r[f'{m}_mean']:.1f} [{100 * r[f'{m}_lo']:.1f}, {100 * r[f'{m}_hi']:.1f}]"
                   for _, r in summary.iterrows()]
+    out["UA sd"] = [f"{100 * v:.1f}" for v in summary["UA_sd"]]
     return out
 
 

@@ -18,10 +18,12 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from mmlib import provenance
 from mmlib.config import StudyConfig
 
 NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis")
@@ -57,10 +59,40 @@ def versions() -> dict[str, str]:
     return out
 
 
+class _ConsoleProgress(threading.Thread):
+    """Shows on the console what the notebook kernels report (mmlib.grid writes MMLIB_PROGRESS_FILE)."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path, self.notebook, self.stop, self.seen = path, "", threading.Event(), 0
+
+    def run(self) -> None:
+        while not self.stop.wait(2.0):
+            self.poll()
+
+    def poll(self) -> None:
+        if not self.path.exists():
+            return
+        lines = self.path.read_text().splitlines()
+        for line in lines[self.seen:]:
+            try:
+                p = json.loads(line)
+            except json.JSONDecodeError:  # a line being written
+                break
+            self.seen += 1
+            eta = f"{int(p['eta'] // 60)}m{int(p['eta'] % 60):02d}s"
+            print(f"[study] {self.notebook}: {p['desc']} {p['done']}/{p['total']}, ETA {eta} "
+                  f"({p['last']} {'trained' if p['trained'] else 'reused'})", flush=True)
+
+
 def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | Path = "results",
               overrides: dict[str, Any] | None = None, data_root: str | None = None, retrain: bool = False,
               progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS) -> Path:
-    """Generate/extract what is missing, execute the notebooks, write manifest.json; the run folder."""
+    """Generate/extract what is missing, execute the notebooks, write manifest.json; the run folder.
+
+    With run.executor=ray (the default), one Ray is started here (or joined at run.ray_address) and every
+    notebook's trainings run on it; MMLIB_RAY_ADDRESS tells the kernels where it is.
+    """
     import papermill as pm
 
     from mmlib.data.corpus import labelled, prepare_corpus
@@ -79,7 +111,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     # corpus and features first, with their own progress bars (the notebooks then hit the cache)
     print(f"[study] {run_name}: corpus and features (profile {cfg.profile})", flush=True)
     table = prepare_corpus(cfg, progress=progress)
-    extract_features(labelled(table), cfg, cache_dir=Path(data_dir) / "cache", progress=progress)
+    feats = extract_features(labelled(table), cfg, cache_dir=Path(data_dir) / "cache", progress=progress)
 
     params = {
         "profile": cfg.profile,
@@ -90,40 +122,64 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
                       for k, v in (overrides or {}).items() if k not in ("data.root", "data.data_dir")},
         "retrain": retrain,
     }
+    started_ray = _start_ray(cfg)
+    watcher = _ConsoleProgress(tmp / ".progress.jsonl")
+    os.environ["MMLIB_PROGRESS_FILE"] = str(watcher.path)
+    watcher.start()
     timings: dict[str, float] = {}
-    for name in notebooks:
-        src = notebooks_dir() / f"{name}.ipynb"
-        if not src.exists():
-            raise FileNotFoundError(f"notebook {src} is missing")
-        print(f"[study] running {name}", flush=True)
-        t0 = time.time()
-        try:
-            pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
-                                progress_bar=progress, kernel_name="python3", log_output=False)
-        except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
-            failed = results / f"{run_name}.failed"
-            shutil.rmtree(failed, ignore_errors=True)
-            tmp.rename(failed)
-            where = (f"in cell [{err.exec_count}] ({err.ename}: {err.evalue})" if isinstance(err, pm.PapermillExecutionError)
-                     else f"({type(err).__name__}: {err})")
-            raise StudyError(f"notebook {name} failed {where}; partial output in {failed}, {final} left as it was") from None
-        timings[name] = round(time.time() - t0, 1)
+    try:
+        for name in notebooks:
+            src = notebooks_dir() / f"{name}.ipynb"
+            if not src.exists():
+                raise FileNotFoundError(f"notebook {src} is missing")
+            print(f"[study] running {name}", flush=True)
+            watcher.notebook = name
+            t0 = time.time()
+            try:
+                pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
+                                    progress_bar=progress, kernel_name="python3", log_output=False)
+            except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
+                failed = results / f"{run_name}.failed"
+                shutil.rmtree(failed, ignore_errors=True)
+                tmp.rename(failed)
+                where = (f"in cell [{err.exec_count}] ({err.ename}: {err.evalue})" if isinstance(err, pm.PapermillExecutionError)
+                         else f"({type(err).__name__}: {err})")
+                raise StudyError(f"notebook {name} failed {where}; partial output in {failed}, {final} left as it was") from None
+            watcher.poll()
+            timings[name] = round(time.time() - t0, 1)
+    finally:
+        watcher.stop.set()
+        os.environ.pop("MMLIB_PROGRESS_FILE", None)
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+            os.environ.pop("MMLIB_RAY_ADDRESS", None)
+    (tmp / ".progress.jsonl").unlink(missing_ok=True)
 
     skipped_file = tmp / "skipped.json"
     manifest = {
         "run": run_name,
         "profile": cfg.profile,
         "git": git_state(Path(__file__).resolve().parent.parent),
+        "source_hash": provenance.study_source_hash(),
         "config": cfg.to_dict(),
         "parameters": params | {"results_dir": os.path.relpath(final, notebooks_dir())},
         "seeds": list(cfg.seeds),
         "folds": list(cfg.folds) if cfg.folds else "all",
+        "normalization": NORMALIZATION[cfg.data.speaker_norm],
+        "corpus": _corpus_identity(cfg, table),
+        "features": {m: _feature_hash(getattr(feats, m)) for m in ("audio", "video")},
+        "checkpoints": _checkpoints(tmp / "checkpoints.jsonl"),
+        "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
+                     "threads_per_training": cfg.train.threads},
         "versions": versions(),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "argv": sys.argv},
         "wall_seconds": {"total": round(time.time() - t_start, 1), **timings},
         "skipped": json.loads(skipped_file.read_text()) if skipped_file.exists() else {},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    (tmp / "checkpoints.jsonl").unlink(missing_ok=True)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     old = results / f".old-{run_name}-{os.getpid()}"
     if final.exists():
@@ -133,3 +189,63 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     shutil.rmtree(results / f"{run_name}.failed", ignore_errors=True)
     print(f"[study] done in {manifest['wall_seconds']['total']} s -> {final}", flush=True)
     return final
+
+
+NORMALIZATION = {
+    True: "speaker-level: every speaker's features are standardized with that speaker's own recordings, test "
+          "speakers included (label-free but transductive: the test speakers' unlabelled recordings are used)",
+    False: "training-only: audio standardized with statistics of the training split (the authors' global "
+           "normalization); video pixels scaled to [-0.5, 0.5]",
+}
+
+
+def _start_ray(cfg: StudyConfig) -> bool:
+    """Start (or join) the Ray every notebook of this run uses; True when this process started it."""
+    if cfg.run.executor != "ray" or os.environ.get("MMLIB_RAY_ADDRESS"):
+        return False
+    from mmlib import grid
+
+    ray = grid.connect(cfg.run, cfg.train.threads)
+    os.environ["MMLIB_RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+    n = grid.local_workers(cfg.run, cfg.train.threads) if not cfg.run.ray_address else "cluster"
+    print(f"[study] Ray at {os.environ['MMLIB_RAY_ADDRESS']} ({n} training workers x {cfg.train.threads} thread(s))",
+          flush=True)
+    return True
+
+
+def _corpus_identity(cfg: StudyConfig, table) -> dict:
+    """The corpus a run read: for the synthetic corpus a hash of every file; for a real corpus (too large to
+    hash on every run) a hash of the utterance table (ids, labels, speakers, times, media paths)."""
+    from mmlib.config import stable_hash
+    from mmlib.data.corpus import synthetic_dir
+
+    if cfg.data.dataset == "synthetic" and cfg.data.root is None:
+        root = synthetic_dir(cfg)
+        return {"kind": "synthetic", "folder": root.name, "files_hash": provenance.tree_hash(root)}
+    cols = [c for c in ("id", "label", "speaker", "start", "end") if c in table]
+    return {"kind": cfg.data.dataset, "root": cfg.data.root, "utterances": len(table),
+            "table_hash": stable_hash(table[cols].astype(str).values.tolist(), n=16)}
+
+
+def _feature_hash(arrays: dict) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for uid in sorted(arrays):
+        h.update(uid.encode() + b"\0" + arrays[uid].tobytes())
+    return h.hexdigest()[:16]
+
+
+def _checkpoints(ledger: Path) -> list[dict]:
+    """Every checkpoint the run's notebooks used, once, with its digest and whether this run trained it."""
+    if not ledger.exists():
+        return []
+    rows: dict[str, dict] = {}
+    for line in ledger.read_text().splitlines():
+        r = json.loads(line)
+        seen = rows.setdefault(r["checkpoint"], {k: r[k] for k in ("checkpoint", "sha256_16", "head", "fold", "seed",
+                                                                    "best_epoch", "init")} | {"trained": False})
+        seen["trained"] = seen["trained"] or r["trained"]
+        if r["trained"]:
+            seen["sha256_16"], seen["seconds"] = r["sha256_16"], r["seconds"]
+    return sorted(rows.values(), key=lambda r: r["checkpoint"])

@@ -5,31 +5,36 @@
     res.predictions      # one row per test utterance: id, fold, seed, model, true, pred, p_<class>
     res.checkpoint       # best epoch's weights + the config that made them
 
-AdamW, gradient clipping, early stopping on validation loss, the best epoch's weights kept; seeds
-from the config, deterministic on CPU; mixed precision on GPU; devices and strategy (e.g. ddp) from
-the config. A checkpoint is keyed by the hash of everything that shapes it (data, features, model,
-training, head, fold, seed, and the source of the modeling code), so a rerun reuses it instead of
-training again (pass retrain=True to refit). Fusion models can start from the same fold's unimodal checkpoints, as the authors did.
+AdamW, gradient clipping, early stopping and the kept epoch chosen on validation cross-entropy (or UA:
+train.select_on), never on a quantity that draws random impostors; seeds from the config,
+deterministic on CPU; mixed precision on GPU; devices and strategy (e.g. ddp) from the config. Which
+losses train which head is explicit (train.rank_heads: the ranking term trains the matchmap heads
+only, as the authors did). A checkpoint is keyed by everything that shapes it (config, head, fold,
+seed, the modeling source, the content of the training data, the identity of the checkpoints it
+starts from), so a rerun reuses it instead of training again (pass retrain=True to refit). Fusion models can start from the same fold's unimodal checkpoints, as the authors did.
 When audio is cut into chunks, chunk logits are averaged per utterance before scoring.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
 import warnings
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from mmlib.config import StudyConfig, stable_hash
+from mmlib.config import StudyConfig, TrainConfig, stable_hash
 from mmlib.data.corpus import class_names
-from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate
+from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate, drop_modality
 from mmlib.data.features import FeatureSet
 from mmlib.data.splits import Fold
 from mmlib.losses import LossWeights, multitask_loss
@@ -57,44 +62,83 @@ def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
         audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
         dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
         aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,
+        narrow_downsample=m.narrow_downsample,
     )
 
 
 def loss_weights(cfg: StudyConfig, head: str) -> LossWeights:
+    """The training objective of `head`: cross-entropy, plus w x ranking for the heads in train.rank_heads
+    (the authors: the matchmap model only; audio, video and concat are trained with cross-entropy alone)."""
     t = cfg.train
     fused = head not in ("audio", "video")
     return LossWeights(
-        w_rank=t.rank_weight if fused else 0.0, w_aux=t.aux_weight if fused else 0.0, w_vad=t.vad_weight,
-        margin=t.margin, kind=t.similarity, ranking=t.rank_loss, label_aware=t.impostor_other_label,
+        w_rank=t.rank_weight if head in t.rank_heads else 0.0, w_aux=t.aux_weight if fused else 0.0,
+        w_vad=t.vad_weight, margin=t.margin, kind=t.similarity, ranking=t.rank_loss,
+        label_aware=t.impostor_other_label,
     )
 
 
-class EmotionModule(L.LightningModule):
-    """The model, the multi-task loss and AdamW; logs every loss part."""
+def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
+    """`cfg` with the training settings that cannot affect `head` reset, so that one model has one key: the
+    ranking settings of a head trained without the ranking term, the fusion-only settings of a unimodal head.
+    (An ablation of the ranking loss then reuses, not retrains, the unimodal models it starts from.)"""
+    t, base = cfg.train, TrainConfig()
+    changes: dict = {}
+    if head in t.rank_heads:
+        changes["rank_heads"] = (head,)
+    else:
+        changes.update(rank_heads=(), rank_weight=0.0, similarity=base.similarity, rank_loss=base.rank_loss,
+                       margin=base.margin, impostor_other_label=base.impostor_other_label)
+    if head in ("audio", "video"):
+        changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal)
+    return replace(cfg, train=replace(t, **changes))
 
-    def __init__(self, model: torch.nn.Module, weights: LossWeights, lr: float, weight_decay: float, seed: int):
+
+SELECTION = {"val_ce": "min", "val_ua": "max"}  # model selection criteria: deterministic, validation data only
+
+
+class EmotionModule(L.LightningModule):
+    """The model, the multi-task loss and AdamW; logs every loss part.
+
+    Validation computes the cross-entropy and the UA of the validation set and nothing random: the
+    ranking term draws impostors, so it is a training signal, never a selection criterion, and
+    validation never consumes the training generator.
+    """
+
+    def __init__(self, model: torch.nn.Module, weights: LossWeights, lr: float, weight_decay: float, seed: int,
+                 n_classes: int, modality_dropout: float = 0.0):
         super().__init__()
         self.model, self.weights, self.lr, self.wd = model, weights, lr, weight_decay
-        self.gen = torch.Generator().manual_seed(seed)  # impostor sampling
+        self.gen = torch.Generator().manual_seed(seed)  # impostor sampling (training only)
+        self.drop_gen = torch.Generator().manual_seed(seed + 1)  # modality dropout (training only)
+        self.n_classes, self.modality_dropout = n_classes, modality_dropout
+        self._val_cm = torch.zeros(n_classes, n_classes, dtype=torch.long)
 
     def forward(self, batch: dict) -> dict:
         return self.model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))
 
-    def _step(self, batch: dict, stage: str):
+    def training_step(self, batch, _):
+        if self.modality_dropout > 0:
+            batch = drop_modality(batch, self.modality_dropout, self.drop_gen)
         out = self(batch)
         total, parts = multitask_loss(out, batch["label"], batch["vad"], self.weights, self.gen)
         bs = len(batch["label"])
         for k, v in parts.items():
-            self.log(f"{stage}_{k}", v, batch_size=bs, on_epoch=True, on_step=False, prog_bar=(k == "total"))
-        acc = (out["logits"].argmax(1) == batch["label"]).float().mean()
-        self.log(f"{stage}_acc", acc, batch_size=bs, on_epoch=True, on_step=False)
+            self.log(f"train_{k}", v, batch_size=bs, on_epoch=True, on_step=False, prog_bar=(k == "total"))
         return total
 
-    def training_step(self, batch, _):
-        return self._step(batch, "train")
-
     def validation_step(self, batch, _):
-        self._step(batch, "val")
+        logits = self(batch)["logits"].float()
+        self.log("val_ce", torch.nn.functional.cross_entropy(logits, batch["label"]), batch_size=len(logits),
+                 on_epoch=True, on_step=False, prog_bar=True)
+        idx = batch["label"].cpu() * self.n_classes + logits.argmax(1).cpu()
+        self._val_cm += torch.bincount(idx, minlength=self.n_classes ** 2).reshape(self.n_classes, self.n_classes)
+
+    def on_validation_epoch_end(self):
+        cm = self._val_cm.double()
+        seen = cm.sum(1) > 0
+        self.log("val_ua", (cm.diag()[seen] / cm.sum(1)[seen]).mean().item() if seen.any() else 0.0)
+        self._val_cm.zero_()
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.wd)
@@ -120,25 +164,56 @@ def code_hash() -> str:
     return stable_hash([(f, (root / f).read_text()) for f in _TRAINING_CODE])
 
 
-def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path) -> Path:
-    d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds")}
-    d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "on_error")}  # where, not what
+def data_key(ids, table: pd.DataFrame, feats: FeatureSet, modalities: tuple[str, ...]) -> str:
+    """Content hash of what a model learns from: the utterances' labels, speakers and feature arrays
+    (so a changed corpus, feature code or library version can never reuse an old checkpoint)."""
+    h = hashlib.blake2b(digest_size=8)
+    rows = table.set_index("id").loc[sorted(ids), ["label", "speaker"]]
+    h.update(rows.to_csv().encode())
+    for uid in sorted(ids):
+        for m in modalities:
+            h.update(np.ascontiguousarray(getattr(feats, m)[uid]).tobytes())
+    return h.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 (first 16 hex) of a file: the identity of a checkpoint, recorded in keys and manifests."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
+
+
+def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path,
+                    data: str = "", init: dict[str, Path] | None = None) -> Path:
+    """Where the model of (config, head, fold, seed) lives. The key covers everything that shapes it: the
+    config (but not where files live or how the grid runs), the fold, the seed, the modeling source, the
+    training data's content (`data`, from data_key) and the identity of the checkpoints it starts from."""
+    d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds", "run")}
+    d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "root", "on_error")}  # where, not what
     key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed,
-                       "code": code_hash()})
+                       "code": code_hash(), "data": data,
+                       "init": {m: file_digest(p) for m, p in sorted((init or {}).items())}})
     return Path(ckpt_dir) / f"{head}-fold{fold.number:02d}-seed{seed}-{key}.pt"
 
 
 def _loader(ds: EmotionDataset, cfg: StudyConfig, head: str, shuffle: bool, seed: int) -> DataLoader:
     pad_to = fixed_audio_frames(cfg) if (head == "matchmap" or cfg.audio.chunk_seconds is not None) else None
+    workers = cfg.train.num_workers
     return DataLoader(
-        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, num_workers=cfg.train.num_workers,
-        collate_fn=lambda items: collate(items, pad_to), generator=torch.Generator().manual_seed(seed),
+        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, num_workers=workers,
+        collate_fn=partial(collate, chunk_frames=pad_to), generator=torch.Generator().manual_seed(seed),
         drop_last=shuffle and len(ds) > cfg.train.batch_size,  # BatchNorm needs > 1 item
+        pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,  # keep a GPU fed: 4 batches ready per loader process
     )
 
 
 def make_normalizer(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSet, head: str):
-    """Speaker-level standardization (data.speaker_norm) or the authors' global one fitted on training audio."""
+    """The feature standardization of one fold.
+
+    data.speaker_norm=True: every speaker is standardized with the statistics of its own recordings,
+    test speakers included: label-free but transductive (the test speakers' unlabelled recordings are
+    used at test time). False: the authors' global audio statistics fitted on the training split only.
+    """
     mods = modalities_of(head)
     if cfg.data.speaker_norm:
         return SpeakerNormalizer(table, feats, mods)
@@ -184,43 +259,63 @@ def _trainer(cfg: StudyConfig, root: str, progress: bool, callbacks=None) -> L.T
 def fit_fold(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSet, head: str | None = None,
              seed: int | None = None, ckpt_dir: str | Path | None = None, init_from: dict[str, Path] | None = None,
              retrain: bool = False, progress: bool = True) -> FoldResult:
-    """Train `head` on `fold` (or reuse its checkpoint) and predict the fold's test utterances."""
+    """Train `head` on `fold` (or reuse its checkpoint) and predict the fold's test utterances.
+
+    The best epoch by train.select_on (validation cross-entropy or UA) is kept; early stopping watches the
+    same criterion. Runs on train.threads torch threads (restored afterwards), so every executor gives
+    the same numbers.
+    """
     head = head or cfg.model.head
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
+    if cfg.train.select_on not in SELECTION:
+        raise ValueError(f"train.select_on must be one of {sorted(SELECTION)}, got {cfg.train.select_on!r}")
     seed = cfg.train.seed if seed is None else seed
-    cfg = replace(cfg, train=replace(cfg.train, seed=seed))
+    cfg = canonical_config(replace(cfg, train=replace(cfg.train, seed=seed)), head)
+    init = dict(init_from or {}) if cfg.train.init_from_unimodal and head not in ("audio", "video") else {}
     ckpt_dir = Path(ckpt_dir or Path(cfg.data.data_dir) / "checkpoints")
-    ckpt = checkpoint_path(cfg, head, fold, seed, ckpt_dir)
+    ckpt = checkpoint_path(cfg, head, fold, seed, ckpt_dir,
+                           data_key(fold.train + fold.val, table, feats, modalities_of(head)), init)
     classes, train_ds, val_ds, test_ds = _datasets(cfg, fold, table, feats, head)
-    L.seed_everything(seed, workers=True, verbose=False)
-    model = make_model(cfg, head)
-    history = pd.DataFrame()
-    reused = ckpt.exists() and not retrain
-    if reused:
-        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
-    else:
-        if init_from and cfg.train.init_from_unimodal and head not in ("audio", "video"):
-            _init_from_unimodal(model, init_from)
-        module = EmotionModule(model, loss_weights(cfg, head), cfg.train.lr, cfg.train.weight_decay, seed)
-        with tempfile.TemporaryDirectory(prefix="fit-", dir=_mkdir(ckpt_dir)) as tmp:
-            best = L.pytorch.callbacks.ModelCheckpoint(dirpath=Path(tmp) / "best", monitor="val_total", mode="min", save_top_k=1)
-            stop = L.pytorch.callbacks.EarlyStopping(monitor="val_total", mode="min", patience=cfg.train.patience)
-            with _quiet():
-                trainer = _trainer(cfg, tmp, progress, [best, stop])
-                trainer.fit(module, _loader(train_ds, cfg, head, True, seed), _loader(val_ds, cfg, head, False, seed))
-            module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
-            history = _history(tmp)
-        payload = {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": head, "fold": fold.number,
-                   "seed": seed, "classes": classes, "best_epoch": _best_epoch(history),
-                   "history": history.to_dict("list")}
-        tmp_path = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
-        torch.save(payload, tmp_path)
-        os.replace(tmp_path, ckpt)  # a half-written checkpoint never takes the final name
-    pred = predict(model, test_ds, cfg, head)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, cfg.train.threads))
+    try:
+        L.seed_everything(seed, workers=True, verbose=False)
+        model = make_model(cfg, head)
+        history = pd.DataFrame()
+        reused = ckpt.exists() and not retrain
+        if reused:
+            model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
+        else:
+            if init:
+                _init_from_unimodal(model, init)
+            module = EmotionModule(model, loss_weights(cfg, head), cfg.train.lr, cfg.train.weight_decay, seed,
+                                   len(classes), cfg.train.modality_dropout)
+            monitor, mode = cfg.train.select_on, SELECTION[cfg.train.select_on]
+            with tempfile.TemporaryDirectory(prefix="fit-", dir=_mkdir(ckpt_dir)) as tmp:
+                best = L.pytorch.callbacks.ModelCheckpoint(dirpath=Path(tmp) / "best", monitor=monitor, mode=mode,
+                                                           save_top_k=1)
+                stop = L.pytorch.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.train.patience)
+                with _quiet():
+                    trainer = _trainer(cfg, tmp, progress, [best, stop])
+                    trainer.fit(module, _loader(train_ds, cfg, head, True, seed), _loader(val_ds, cfg, head, False, seed))
+                module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
+                history = _history(tmp)
+            payload = {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": head, "fold": fold.number,
+                       "seed": seed, "classes": classes, "best_epoch": _best_epoch(history, monitor, mode),
+                       "selected_on": monitor, "init": {m: str(p) for m, p in init.items()},
+                       "history": history.to_dict("list")}
+            tmp_path = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
+            torch.save(payload, tmp_path)
+            os.replace(tmp_path, ckpt)  # a half-written checkpoint never takes the final name
+        pred = predict(model, test_ds, cfg, head)
+    finally:
+        torch.set_num_threads(threads)
+    speaker = table.set_index("id")["speaker"]
     pred.insert(1, "fold", fold.number)
     pred.insert(2, "seed", seed)
     pred.insert(3, "model", head)
+    pred.insert(4, "speaker", speaker.loc[pred["id"]].to_numpy())
     return FoldResult(pred, ckpt, history, reused, model.eval(), test_ds)
 
 
@@ -237,10 +332,11 @@ def _history(root: str) -> pd.DataFrame:
     return df.groupby("epoch").mean(numeric_only=True).drop(columns=["step"], errors="ignore").reset_index()
 
 
-def _best_epoch(history: pd.DataFrame) -> int | None:
-    if history.empty or "val_total" not in history:
+def _best_epoch(history: pd.DataFrame, monitor: str, mode: str) -> int | None:
+    if history.empty or monitor not in history:
         return None
-    return int(history.loc[history["val_total"].idxmin(), "epoch"])
+    col = history[monitor]
+    return int(history.loc[col.idxmin() if mode == "min" else col.idxmax(), "epoch"])
 
 
 class _quiet:

@@ -111,8 +111,12 @@ def load_table(data_cfg, synth_root: str | Path | None = None) -> pd.DataFrame:
 
 
 def synthetic_dir(cfg) -> Path:
-    """Where the synthetic corpus of a StudyConfig lives: keyed by the hash of its synth section."""
-    return Path(cfg.data.data_dir) / f"synthetic-{cfg.hash('synth')}"
+    """Where the synthetic corpus of a StudyConfig lives: keyed by its synth section and the generator's
+    source, so editing the generator regenerates the corpus."""
+    from mmlib.config import stable_hash
+    from mmlib.provenance import source_hash
+
+    return Path(cfg.data.data_dir) / f"synthetic-{stable_hash([cfg.hash('synth'), source_hash('data/synthetic.py')])}"
 
 
 def prepare_corpus(cfg, progress: bool = True) -> pd.DataFrame:

@@ -156,6 +156,7 @@ def build_model(
     in_channels: int = 3,  # log-mel + deltas + delta-deltas; 1 without deltas
     narrow_style: str = "mc3",
     dropout: float = 0.0,
+    narrow_downsample: int = 16,
 ) -> EmotionModel:
     """One EmotionModel from plain keyword arguments; encoders a head does not use are not built."""
     if head not in HEADS:
@@ -166,7 +167,7 @@ def build_model(
                              final_kernel=audio_final_kernel)
     if head != "audio":
         video_enc = build_video_encoder(
-            video_arch, dim, keep_time, pool_hw, pretrained_video, video_width, narrow_style
+            video_arch, dim, keep_time, pool_hw, pretrained_video, video_width, narrow_style, narrow_downsample
         )
     n_positions = n_audio_frames = None
     if head == "matchmap":

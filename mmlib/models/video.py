@@ -49,7 +49,14 @@ class VideoEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, 3, T, H, W) -> (B, D, H', W'), or (B, D, T', H', W') with keep_time."""
-        v = self.proj(self.pool(self.trunk(x)))  # (B, D, T' or 1, H', W')
+        h = self.trunk(x)  # (B, C, T', h, w)
+        want = self.pool.output_size[1]
+        if want is not None and (h.shape[-2] < want or h.shape[-1] < want):
+            raise ValueError(
+                f"the video trunk ends at {h.shape[-2]} x {h.shape[-1]} cells but pool_hw = {want}: pooling would "
+                "upsample and repeat video positions in the matchmap; lower model.pool_hw, enlarge video.size "
+                "or (narrow) set model.narrow_downsample=8")
+        v = self.proj(self.pool(h))  # (B, D, T' or 1, H', W')
         return v if self.keep_time else v.squeeze(2)
 
 
@@ -75,16 +82,18 @@ def _torchvision_trunk(arch: str, pretrained: bool) -> nn.Module:
     return nn.Sequential(model.stem, model.layer1, model.layer2, model.layer3, model.layer4)
 
 
-def _narrow_trunk(width: int, style: str) -> nn.Module:
+def _narrow_trunk(width: int, style: str, downsample: int = 16) -> nn.Module:
     convs = NARROW_CONVS[style]
     stem = nn.Sequential(  # torchvision's BasicStem with `width` channels
         nn.Conv3d(3, width, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
         nn.BatchNorm3d(width),
         nn.ReLU(inplace=True),
     )
+    if downsample not in (8, 16):
+        raise ValueError(f"narrow_downsample must be 8 or 16, got {downsample}")
     stages, c_in = [], width
     for k, (conv, planes) in enumerate(zip(convs, [width, 2 * width, 4 * width, 8 * width])):
-        stride = 1 if k == 0 else 2
+        stride = 1 if k == 0 or (k == 3 and downsample == 8) else 2  # stem /2, stages 2-4 /2 each (last kept at 8)
         down = None
         if stride != 1 or c_in != planes:  # as VideoResNet._make_layer
             down = nn.Sequential(
@@ -111,13 +120,14 @@ def build_video_encoder(
     pretrained: bool = False,
     width: int = 16,  # "narrow" only: channels (w, 2w, 4w, 8w)
     narrow_style: str = "mc3",  # "narrow" only: mc3 | r3d | r2plus1d convolutions
+    narrow_downsample: int = 16,  # "narrow" only: 16 (as ResNet3D) or 8 (the last stage keeps its resolution)
 ) -> VideoEncoder:
     if arch == "narrow":
         if pretrained:
             raise ValueError("the narrow video encoder has no pretrained weights")
         if narrow_style not in NARROW_CONVS:
             raise ValueError(f"unknown narrow_style {narrow_style!r}, expected one of {list(NARROW_CONVS)}")
-        return VideoEncoder(_narrow_trunk(width, narrow_style), 8 * width, out_dim, keep_time, pool_hw)
+        return VideoEncoder(_narrow_trunk(width, narrow_style, narrow_downsample), 8 * width, out_dim, keep_time, pool_hw)
     if arch not in ARCHS:
         raise ValueError(f"unknown video arch {arch!r}, expected one of {[*ARCHS, 'narrow']}")
     return VideoEncoder(_torchvision_trunk(arch, pretrained), 512, out_dim, keep_time, pool_hw)

@@ -1,0 +1,205 @@
+"""The grid of trainings: every (config, head, fold, seed) is one task, run on Ray or in sequence.
+
+    from mmlib import grid
+    jobs = [grid.Job(cfg, "concat", fold, seed) for fold in folds for seed in cfg.seeds]
+    done = grid.run(jobs, table, feats, "data/checkpoints", cfg.run)   # one Outcome per job, same order
+    done[0].predictions, done[0].checkpoint, done[0].trained
+
+A fusion job starts from its fold's and seed's unimodal checkpoints (train.init_from_unimodal, the
+authors' recipe): the grid adds those unimodal trainings as dependencies, once however many fusion
+jobs share them, and a fusion task starts when its two dependencies have finished. The whole grid of
+a call is submitted at once and runs as wide as the machine allows.
+
+Executors (config section `run`):
+- `ray` (default): a local Ray with `run.workers` one-training workers (0 = cores // train.threads,
+  so workers x threads never exceed the cores), or an existing cluster with `run.ray_address`
+  ("auto", "host:port"; `mmlib study --ray-address auto`). Each task asks for train.threads CPUs and
+  run.gpus_per_training GPUs. Checkpoints are written to `ckpt_dir`, which on a cluster must be a
+  path every node can read (shared filesystem). Dashboard and usage statistics are off.
+- `sequential`: the same tasks, in this process, in dependency order (for debugging).
+Each training seeds everything from its own seed and runs on train.threads torch threads under both
+executors, so on a CPU both give byte-identical predictions.
+
+Progress: a tqdm bar (trainings done / total, ETA), and when MMLIB_PROGRESS_FILE is set (by
+`mmlib study`), one JSON line per finished training appended to that file, which the study's console
+shows while notebooks run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mmlib.config import RunConfig, StudyConfig
+from mmlib.data.features import FeatureSet
+from mmlib.data.splits import Fold
+
+UNIMODAL = ("audio", "video")
+EXECUTORS = ("ray", "sequential")
+
+
+@dataclass(frozen=True)
+class Job:
+    cfg: StudyConfig  # the model's config, overrides applied
+    head: str
+    fold: Fold
+    seed: int
+    retrain: bool = False
+
+    @property
+    def key(self) -> tuple:
+        from mmlib.training import canonical_config
+
+        c = replace(self.cfg, run=RunConfig(), folds=None, seeds=(), train=replace(self.cfg.train, seed=self.seed))
+        return (canonical_config(c, self.head).hash(), self.head, self.fold.number, self.seed)
+
+    def label(self) -> str:
+        return f"{self.head} fold {self.fold.number} seed {self.seed}"
+
+
+@dataclass
+class Outcome:
+    job: Job
+    predictions: pd.DataFrame
+    checkpoint: str
+    trained: bool  # False: an existing checkpoint was reused
+    digest: str  # sha256 (16 hex) of the checkpoint file
+    seconds: float
+    best_epoch: int | None = None
+    init: dict[str, str] = field(default_factory=dict)
+
+
+def dependencies(job: Job) -> list[Job]:
+    """The unimodal trainings a fusion job starts from (none for unimodal jobs or without init_from_unimodal)."""
+    if job.head in UNIMODAL or not job.cfg.train.init_from_unimodal:
+        return []
+    return [Job(job.cfg, m, job.fold, job.seed, job.retrain) for m in UNIMODAL]
+
+
+def plan(jobs: list[Job], trained: set = frozenset()) -> list[Job]:
+    """Every job to run once, dependencies first (unimodal, then fusion), duplicates removed; jobs whose
+    key is in `trained` (already trained in this run) reuse their checkpoint even when retrain is asked."""
+    seen: dict[tuple, Job] = {}
+    for job in jobs:
+        for dep in dependencies(job):
+            seen.setdefault(dep.key, dep)
+    for job in jobs:
+        seen.setdefault(job.key, job)
+    todo = [replace(j, retrain=j.retrain and j.key not in trained) for j in seen.values()]
+    return sorted(todo, key=lambda j: j.head not in UNIMODAL)  # stable: unimodal first
+
+
+def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, *inits: Outcome) -> Outcome:
+    """One training (or checkpoint reuse) and its test predictions; `inits` are the outcomes it starts from."""
+    from mmlib.training import file_digest, fit_fold
+
+    t0 = time.time()
+    init = {o.job.head: Path(o.checkpoint) for o in inits}
+    res = fit_fold(job.cfg, job.fold, table, feats, job.head, job.seed, ckpt_dir, init or None, job.retrain,
+                   progress=False)
+    best = None
+    if not res.history.empty and job.cfg.train.select_on in res.history:
+        col = res.history[job.cfg.train.select_on]
+        best = int(res.history.loc[col.idxmin() if job.cfg.train.select_on == "val_ce" else col.idxmax(), "epoch"])
+    return Outcome(job, res.predictions, str(res.checkpoint), not res.reused, file_digest(res.checkpoint),
+                   round(time.time() - t0, 2), best, {m: str(p) for m, p in init.items()})
+
+
+def run(jobs: list[Job], table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str | Path, run_cfg: RunConfig,
+        threads: int = 1, progress: bool = True, desc: str = "trainings", trained: set = frozenset(),
+        on_outcome=None) -> list[Outcome]:
+    """Run `jobs` (and the unimodal trainings they start from); one Outcome per job, in order.
+    `trained`: keys already trained in this run (never retrained twice, see plan); `on_outcome(outcome)` is
+    called for every finished task, dependencies included (e.g. to record checkpoints)."""
+    if run_cfg.executor not in EXECUTORS:
+        raise ValueError(f"run.executor must be one of {EXECUTORS}, got {run_cfg.executor!r}")
+    todo = plan(jobs, trained)
+    ckpt_dir = str(Path(ckpt_dir).resolve())
+    Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+    bar = _Progress(len(todo), desc, progress, on_outcome)
+    if run_cfg.executor == "sequential":
+        done: dict[tuple, Outcome] = {}
+        for job in todo:
+            done[job.key] = execute(job, table, feats, ckpt_dir, *(done[d.key] for d in dependencies(job)))
+            bar.update(done[job.key])
+    else:
+        done = _run_ray(todo, table, feats, ckpt_dir, run_cfg, threads, bar)
+    bar.close()
+    return [done[j.key] for j in jobs]
+
+
+def _run_ray(todo: list[Job], table, feats, ckpt_dir: str, run_cfg: RunConfig, threads: int, bar) -> dict:
+    ray = connect(run_cfg, threads)
+    data = ray.put((table, feats))
+    task = ray.remote(_ray_task).options(num_cpus=threads, num_gpus=run_cfg.gpus_per_training, max_retries=0)
+    refs: dict[tuple, object] = {}
+    for job in todo:  # dependencies first, so their refs exist
+        refs[job.key] = task.remote(job, data, ckpt_dir, *(refs[d.key] for d in dependencies(job)))
+    key_of = {ref: k for k, ref in refs.items()}
+    pending, done = list(refs.values()), {}
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        out = ray.get(ready[0])  # a failed training raises here, naming the task
+        done[key_of[ready[0]]] = out
+        bar.update(out)
+    return done
+
+
+def _ray_task(job: Job, data, ckpt_dir: str, *inits: Outcome) -> Outcome:
+    table, feats = data
+    return execute(job, table, feats, ckpt_dir, *inits)
+
+
+def connect(run_cfg: RunConfig, threads: int = 1):
+    """The Ray of this process: joins run.ray_address (or MMLIB_RAY_ADDRESS, set by `mmlib study`), else
+    starts a local one with workers x threads CPUs. No dashboard, no usage statistics, no network."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    address = run_cfg.ray_address or os.environ.get("MMLIB_RAY_ADDRESS")
+    quiet = dict(include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="error")
+    if address:
+        ray.init(address=address, **quiet)
+    else:
+        ray.init(num_cpus=local_workers(run_cfg, threads) * threads, **quiet)
+    return ray
+
+
+def local_workers(run_cfg: RunConfig, threads: int = 1) -> int:
+    """Parallel trainings of a local Ray: run.workers, or as many as the cores allow at `threads` each."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return run_cfg.workers or max(1, cores // max(1, threads))
+
+
+class _Progress:
+    """tqdm bar in the notebook + JSON lines for the study console (MMLIB_PROGRESS_FILE)."""
+
+    def __init__(self, total: int, desc: str, show: bool, on_outcome=None):
+        self.total, self.desc, self.n, self.t0, self.on_outcome = total, desc, 0, time.time(), on_outcome
+        self.bar = tqdm(total=total, desc=desc, unit="training", disable=not show)
+        self.path = os.environ.get("MMLIB_PROGRESS_FILE")
+
+    def update(self, out: Outcome) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(out)
+        self.n += 1
+        self.bar.update(1)
+        self.bar.set_postfix_str(f"{out.job.label()} {'trained' if out.trained else 'reused'}", refresh=False)
+        if self.path:
+            elapsed = time.time() - self.t0
+            eta = elapsed / self.n * (self.total - self.n)
+            line = {"desc": self.desc, "done": self.n, "total": self.total, "elapsed": round(elapsed, 1),
+                    "eta": round(eta, 1), "last": out.job.label(), "trained": out.trained}
+            with open(self.path, "a") as f:
+                f.write(json.dumps(line) + "\n")
+
+    def close(self) -> None:
+        self.bar.close()
