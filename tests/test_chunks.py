@@ -217,3 +217,17 @@ def test_utterance_scores_average_all_its_chunks():
         z = np.mean([10 * k / 255 - 0.5 for k in range(n)])
         p0 = np.exp(z) / (np.exp(z) + 3)
         assert pred.set_index("id").loc[uid, "p_neu"] == pytest.approx(p0, abs=1e-6)
+
+
+def test_speaker_normalizer_pools_all_chunks_of_a_speaker():
+    from mmlib.data.dataset import SpeakerNormalizer
+
+    table, ids, feats = make(durations=(7.5, 1.2))  # 3 chunks and 1 chunk: arrays of different lengths
+    table["speaker"] = "A"
+    norm = SpeakerNormalizer(table, feats, ("video",))
+    mean, std = norm.video_stats["A"]
+    frames = np.concatenate([feats.video[u].reshape(-1, 8, 8, 3) for u in ids]).astype(np.float32) / 255
+    np.testing.assert_allclose(mean, frames.mean(axis=0), rtol=1e-6)
+    assert std == pytest.approx(float((frames - frames.mean(axis=0)).std()) + 1e-5, rel=1e-5)
+    ds = EmotionDataset(table, ids, feats, CLASSES, AudioConfig(chunk_seconds=3.0), norm, ("video",))
+    assert len(ds) == 4 and ds[2]["video"].shape == (3, 4, 8, 8)
