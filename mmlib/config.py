@@ -46,6 +46,9 @@ class AudioConfig:
     deltas: bool = True  # stack deltas and delta-deltas: 3 input channels
     max_seconds: float = 6.0  # longer utterances are cut (padded mode) to bound memory
     chunk_seconds: Optional[float] = None  # the authors cut/pad into fixed chunks (3.0); None = variable length + mask
+    # chunked mode: a remainder chunk shorter than this x chunk_seconds is dropped (the authors: 0.65); 0.0 keeps
+    # every remainder. An utterance shorter than that keeps its one padded chunk. Video chunks follow the same rule.
+    min_chunk_fraction: float = 0.0
     snr_db: Optional[float] = None  # degrade: add noise at this SNR before the log-mel (robustness runs)
 
 
@@ -263,6 +266,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "data.protocol": "session_speaker10",
         "data.speaker_norm": False,
         "audio.chunk_seconds": 3.0,
+        "audio.min_chunk_fraction": 0.65,  # the authors drop remainders under 0.65 x 3 s
         "audio.max_seconds": 30.0,
         "video.n_frames": 16,
         "video.size": 112,

@@ -42,17 +42,18 @@ def test_padded_batch_and_mask():
 
 
 def test_chunks_cover_utterance_and_video_follows_audio():
-    table, ids, feats = make(lengths=(250,), n_video=10)
+    table, ids, feats = make(lengths=(251,), n_video=4)
+    table = table.assign(start=0.0, end=2.5)  # 2.5 s: chunks [0, 1], [1, 2], [2, 2.5] s
+    # chunked features: one clip per chunk, clip k's frames carry 10 k + frame index
+    feats.video["u0"] = (10 * np.arange(3)[:, None, None, None, None] + feats.video["u0"][None]).astype(np.uint8)
     ds = EmotionDataset(table, ids, feats, CLASSES, AudioConfig(chunk_seconds=1.0))  # 100-frame chunks
-    assert len(ds) == 3 and [ds.items[i][1] for i in range(3)] == [(0, 100), (100, 200), (200, 250)]
-    assert ds[2]["audio"].shape[-1] == 50 and ds[2]["audio"][0, 0, 0] == 200
-    # the clip's 10 frames span 250 audio frames (25 each); chunk 2 covers frames 200..250 = clip frames 8, 9
-    v = ds[2]["video"][0, :, 0, 0] + 0.5
-    assert sorted(set(np.round(v.numpy() * 255).astype(int))) == [8, 9]
-    v0 = np.round((ds[0]["video"][0, :, 0, 0] + 0.5).numpy() * 255).astype(int)
-    assert v0.min() == 0 and v0.max() == 3  # chunk 0 = audio frames 0..100 = clip frames 0..3
+    assert len(ds) == 3 and [ds.items[i][2] for i in range(3)] == [(0, 100), (100, 200), (200, 251)]
+    assert ds[2]["audio"].shape[-1] == 51 and ds[2]["audio"][0, 0, 0] == 200
+    v = np.round((ds[2]["video"][0, :, 0, 0] + 0.5).numpy() * 255).astype(int)
+    assert v.tolist() == [20, 21, 22, 23]  # chunk 2's own clip
     b = collate([ds[i] for i in range(3)], chunk_frames=100)
-    assert b["utt_index"].tolist() == [0, 0, 0] and b["audio_mask"].sum(1).tolist() == [100, 100, 50]
+    assert b["utt_index"].tolist() == [0, 0, 0] and b["audio_mask"].sum(1).tolist() == [100, 100, 51]
+    assert b["video"].shape == (3, 3, 4, 8, 8)
 
 
 def test_normalizer_and_errors():

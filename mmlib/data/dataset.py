@@ -11,15 +11,17 @@
 
 Two audio modes, from AudioConfig.chunk_seconds:
 - None: one item per utterance, variable length (cut at max_seconds during extraction), masked;
-- c seconds (the authors used 3): each utterance becomes ceil(dur / c) items of exactly c seconds
-  (the last zero-padded, masked). Every chunk gets the video frames that fall inside its own time
-  span, so audio and video stay aligned (the authors' code read chunk k's video from 3k s to the
-  end). Evaluation combines chunk logits per utterance (`utt_index`).
+- c seconds (the authors used 3): the table's segment [start, end] is cut by
+  `chunks.chunk_spans` into chunks of c seconds; a remainder shorter than
+  `audio.min_chunk_fraction` x c is dropped (0.0 keeps all; the authors 0.65), an utterance shorter
+  than that keeps one chunk. Each chunk is one item: its c s of log-mel (the last zero-padded,
+  masked) and its own clip, `feats.video[id][k]` of the chunked features (n_chunks, n_frames, H, W, 3),
+  whose frames were sampled from the same span, so audio and video stay aligned (the authors' code
+  read chunk k's video from 3k s to the end). Evaluation combines chunk logits per utterance (`utt_index`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mmlib.config import AudioConfig
+from mmlib.data.chunks import audio_frame_spans, chunk_spans
 
 
 @dataclass
@@ -73,7 +76,8 @@ class SpeakerNormalizer:
             if "audio" in modalities:
                 self.audio_stats[spk] = Normalizer.fit([feats.audio[i] for i in ids])
             if "video" in modalities:
-                clips = np.stack([feats.video[i] for i in ids]).astype(np.float32) / 255.0  # (N, T, H, W, 3)
+                clips = [feats.video[i] for i in ids]  # (T, H, W, 3) each, or chunked (K, T, H, W, 3)
+                clips = (np.stack(clips) if clips[0].ndim == 4 else np.concatenate(clips)).astype(np.float32) / 255.0
                 mean = clips.mean(axis=(0, 1))  # (H, W, 3): the speaker's average face
                 self.video_stats[spk] = (mean, float((clips - mean).std()) + 1e-5)
 
@@ -83,10 +87,6 @@ class SpeakerNormalizer:
     def video(self, uid: str, v: np.ndarray) -> np.ndarray:
         mean, std = self.video_stats[self.speaker_of[uid]]
         return ((v.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
-
-
-def _chunks(n_frames: int, chunk: int) -> list[tuple[int, int]]:
-    return [(k * chunk, min((k + 1) * chunk, n_frames)) for k in range(max(1, math.ceil(n_frames / chunk)))]
 
 
 class EmotionDataset(Dataset):
@@ -110,20 +110,31 @@ class EmotionDataset(Dataset):
         self.vad = rows[["valence", "arousal", "dominance"]].to_numpy(dtype=np.float32).copy()
         self.feats, self.modalities, self.norm = feats, modalities, normalizer
         hop_s = audio_cfg.hop_ms / 1000
-        self.items: list[tuple[int, tuple[int, int] | None]] = []  # (utterance index, audio frame span)
-        for ui, uid in enumerate(self.ids):
-            if audio_cfg.chunk_seconds is None or "audio" not in modalities:
-                self.items.append((ui, None))
-            else:
-                n = feats.audio[uid].shape[-1]
-                self.items.extend((ui, span) for span in _chunks(n, round(audio_cfg.chunk_seconds / hop_s)))
         self.chunk_frames = None if audio_cfg.chunk_seconds is None else round(audio_cfg.chunk_seconds / hop_s)
+        # (utterance index, chunk index, audio frame span); chunk and span are None for whole utterances
+        self.items: list[tuple[int, int | None, tuple[int, int] | None]] = []
+        segments = list(zip(rows["start"], rows["end"])) if self.chunk_frames is not None else None
+        for ui, uid in enumerate(self.ids):
+            if self.chunk_frames is None:
+                self.items.append((ui, None, None))
+                continue
+            start, end = segments[ui]
+            n = len(chunk_spans(start, end, audio_cfg.chunk_seconds, audio_cfg.min_chunk_fraction))
+            if "video" in modalities and (feats.video[uid].ndim != 5 or len(feats.video[uid]) != n):
+                raise ValueError(
+                    f"utterance {uid}: chunked mode needs video features of shape (n_chunks={n}, n_frames, H, W, 3) "
+                    f"(segment [{start}, {end}] s in {audio_cfg.chunk_seconds} s chunks), got "
+                    f"{feats.video[uid].shape}: extract the features with the same audio.chunk_seconds and "
+                    "audio.min_chunk_fraction")
+            spans = audio_frame_spans(n, self.chunk_frames, feats.audio[uid].shape[-1]) if "audio" in modalities \
+                else [None] * n
+            self.items.extend((ui, k, span) for k, span in enumerate(spans))
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
-        ui, span = self.items[i]
+        ui, k, span = self.items[i]
         uid = self.ids[ui]
         item = {"id": uid, "utt_index": ui, "label": int(self.labels[ui]), "vad": torch.from_numpy(self.vad[ui])}
         if "audio" in self.modalities:
@@ -133,20 +144,12 @@ class EmotionDataset(Dataset):
                 a = a[..., span[0]:span[1]]
             item["audio"] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
         if "video" in self.modalities:
-            v = self.feats.video[uid]  # (T, H, W, 3) uint8
-            if span is not None:
-                v = v[_frames_in_span(len(v), span, self.feats.audio[uid].shape[-1])]
+            v = self.feats.video[uid]  # (T, H, W, 3) uint8, or chunked (K, T, H, W, 3)
+            if k is not None:
+                v = v[k]  # chunk k's own frames
             v = self.norm.video(uid, v) if self.norm is not None else v.astype(np.float32) / 255.0 - 0.5
             item["video"] = torch.from_numpy(np.ascontiguousarray(v)).permute(3, 0, 1, 2)  # (3, T, H, W)
         return item
-
-
-def _frames_in_span(n_video: int, span: tuple[int, int], n_audio: int) -> np.ndarray:
-    """Indices of n_video clip frames resampled from the part of the clip that covers audio frames span."""
-    centres = (np.arange(n_video) + 0.5) / n_video * n_audio  # clip frame times in audio frames
-    lo, hi = span
-    want = lo + (np.arange(n_video) + 0.5) * (hi - lo) / n_video
-    return np.abs(centres[None, :] - want[:, None]).argmin(axis=1)
 
 
 def drop_modality(batch: dict, p: float, generator: torch.Generator) -> dict:

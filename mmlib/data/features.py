@@ -3,6 +3,7 @@
     feats = extract_features(table, cfg, cache_dir="data/cache")        # or: mmlib features --profile quick
     feats.audio["Ses01F_impro01_F000"].shape   # (3, 40, T): log-mel, delta, delta-delta
     feats.video["Ses01F_impro01_F000"].shape   # (n_frames, size, size, 3) uint8
+                                               # chunked audio: (n_chunks, n_frames, size, size, 3)
     feats.stats                                # {"audio": {"hits": .., "built": ..}, "video": {...}}
 
 Cache layout: `<cache_dir>/<modality>-<key>/<utt id>-<media fingerprint>.npy`, where `key` hashes the
@@ -11,6 +12,11 @@ video crop never invalidates the audio cache), and the fingerprint hashes the me
 size and modification time. Files are written to a temporary name and renamed into place, so an
 interrupted run leaves no half-written entry. Missing entries are built in parallel, one task per
 utterance (audio) or per video file (video), with a progress bar.
+
+Chunked mode (`audio.chunk_seconds` set): each utterance's video is cut into the chunks of
+`mmlib.data.chunks.chunk_spans` (same remainder rule as the audio, `audio.min_chunk_fraction`) and
+each chunk gets its own `video.n_frames` frames sampled evenly from its own span. Its cache key adds
+the chunk settings; the non-chunked key and arrays are untouched.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mmlib.config import AudioConfig, StudyConfig, VideoConfig, stable_hash
-from mmlib.data import degrade, media
+from mmlib.data import chunks, degrade, media
 from mmlib.data.media import MediaError
 
 
@@ -49,7 +55,7 @@ class BadMediaError(RuntimeError):
 @dataclass
 class FeatureSet:
     audio: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (3 or 1, n_mels, T) float32
-    video: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (T, H, W, 3) uint8
+    video: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (T, H, W, 3) uint8; chunked: (K, T, H, W, 3)
     skipped: dict[str, str] = field(default_factory=dict)  # id -> reason
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -98,6 +104,31 @@ def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig
     return clips
 
 
+def chunked_video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig, chunk: float,
+                           min_fraction: float) -> list:
+    """Per utterance a (n_chunks, n_frames, H, W, 3) array, chunk k's frames from chunk k's own span.
+
+    All chunks of all utterances of the video go to one read_clips call (one decoding pass); an
+    utterance with a bad chunk gets that chunk's MediaError. Degradations draw per chunk ("<id>#<k>").
+    """
+    spans = [chunks.chunk_spans(start, end, chunk, min_fraction) for start, end in segments]
+    flat_ids = [f"{uid}#{k}" for uid, sp in zip(uids, spans) for k in range(len(sp))]
+    flat_sides = [side for side, sp in zip(sides, spans) for _ in sp]
+    clips = video_features(path, flat_ids, [s for sp in spans for s in sp], flat_sides, cfg)
+    out, i = [], 0
+    for sp in spans:
+        mine, i = clips[i : i + len(sp)], i + len(sp)
+        bad = [c for c in mine if isinstance(c, MediaError)]
+        out.append(bad[0] if bad else np.stack(mine))  # (n_chunks, n_frames, H, W, 3)
+    return out
+
+
+def _chunking(cfg: StudyConfig) -> tuple[float, float] | None:
+    """(chunk seconds, min remainder fraction) of chunked video extraction, or None."""
+    a = cfg.audio
+    return None if a.chunk_seconds is None else (float(a.chunk_seconds), float(a.min_chunk_fraction))
+
+
 def _rng(uid: str, what: str) -> np.random.Generator:
     """Per-utterance generator: degradations are identical on every rerun and every worker."""
     return np.random.default_rng(int(stable_hash([uid, what], n=15), 16))
@@ -115,7 +146,13 @@ _CODE = {
 def cache_key(cfg: StudyConfig, modality: str) -> str:
     """Hash of the modality's config section and the source of the functions that compute it."""
     code = "\n".join(inspect.getsource(fn) for fn in _CODE[modality])
-    return stable_hash({"config": asdict(getattr(cfg, modality)), "code": code})
+    config = asdict(getattr(cfg, modality))
+    config.pop("min_chunk_fraction", None)  # the log-mel does not depend on it (the dataset drops chunks)
+    key = {"config": config, "code": code}
+    if modality == "video" and _chunking(cfg) is not None:  # chunked clips: a key of their own
+        key["chunks"] = {"chunking": _chunking(cfg),
+                         "code": inspect.getsource(chunks) + inspect.getsource(chunked_video_features)}
+    return stable_hash(key)
 
 
 def fingerprint(path: str | None) -> str:
@@ -146,9 +183,13 @@ def _audio_task(args):
 
 
 def _video_task(args):
-    path, uids, segments, sides, cfg, outs = args
+    path, uids, segments, sides, cfg, outs, chunking = args
+    if chunking is None:
+        clips = video_features(path, uids, segments, sides, cfg)
+    else:
+        clips = chunked_video_features(path, uids, segments, sides, cfg, *chunking)
     results = []
-    for uid, clip, out in zip(uids, video_features(path, uids, segments, sides, cfg), outs):
+    for uid, clip, out in zip(uids, clips, outs):
         if isinstance(clip, MediaError):
             results.append((uid, str(clip)))
         else:
@@ -217,7 +258,7 @@ def extract_features(
             problems.update({uid: "no video for this dialog" for uid in missing["id"]})
             tasks = [
                 (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
-                 [str(target[u]) for u in g["id"]])
+                 [str(target[u]) for u in g["id"]], _chunking(cfg))
                 for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
             ]
             for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing)):
