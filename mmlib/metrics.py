@@ -65,13 +65,14 @@ def per_fold(pred: pd.DataFrame, by: tuple[str, ...] = ("model", "fold", "seed")
     return pd.DataFrame(rows)
 
 
-def summarize(pred: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Per model: mean over folds x seeds of WA / UA / macro-F1 (each run scored over its whole test set),
-    the sd of the run scores, and a 95 % interval of that mean from resampling test speakers
-    (mmlib.stats.estimate)."""
+def summarize(pred: pd.DataFrame, n_boot: int = 2000, seed: int = 0, by: tuple[str, ...] = ("model",)
+              ) -> pd.DataFrame:
+    """Per model (or per `by` group): mean over folds x seeds of WA / UA / macro-F1 (each run scored over
+    its whole test set), the sd of the run scores, and a 95 % interval of that mean from resampling test
+    speakers (mmlib.stats.estimate)."""
     rows = []
-    for model, g in pred.groupby("model", sort=False):
-        row: dict = {"model": model}
+    for key, g in pred.groupby(list(by), sort=False):
+        row: dict = dict(zip(by, key))
         for m in METRICS:
             e = stats.estimate(g, m, n_boot=n_boot, seed=seed)
             row.update(runs=e["runs"], speakers=e["speakers"])

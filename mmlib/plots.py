@@ -232,3 +232,81 @@ def per_class_recall(per_fold: pd.DataFrame, classes: list[str]) -> plt.Figure:
                 palette={k: _color(k) for k in long["model"].unique()})
     ax.set(ylim=(0, 1), title="Per-class recall (mean +- std over folds and seeds)")
     return fig
+
+
+# ------------------------------------------------------------------ estimates with speaker-level intervals
+
+def _model_order(models) -> list[str]:
+    base = list(PALETTE)
+    return sorted(dict.fromkeys(models), key=lambda m: (base.index(m.split("[")[0].split(" ")[0])
+                                                         if m.split("[")[0].split(" ")[0] in base else len(base), m))
+
+
+def estimates(summary: pd.DataFrame, metric: str = "UA", per_run: pd.DataFrame | None = None,
+              chance: float | None = None, title: str = "") -> plt.Figure:
+    """Each model's mean over folds x seeds (point) with its speaker-bootstrap 95 % interval (bar), and
+    the individual runs (fold x seed) as small grey dots. `summary` comes from metrics.summarize."""
+    order = _model_order(summary["model"])
+    s = summary.set_index("model").loc[order]
+    fig, ax = plt.subplots(figsize=(1.4 + 0.95 * len(order), 3.4))
+    x = np.arange(len(order))
+    if per_run is not None:
+        jitter = np.random.default_rng(0)
+        for i, m in enumerate(order):
+            v = per_run.loc[per_run["model"] == m, metric].to_numpy()
+            ax.scatter(i + jitter.uniform(-0.18, 0.18, len(v)), v, s=7, color="#9a9a9a", zorder=1, lw=0)
+    for i, m in enumerate(order):
+        mean, lo, hi = s.loc[m, f"{metric}_mean"], s.loc[m, f"{metric}_lo"], s.loc[m, f"{metric}_hi"]
+        ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color=_color(m), capsize=4, ms=6, lw=2,
+                    zorder=3)
+    if chance is not None:
+        ax.axhline(chance, ls="--", color="gray", lw=1, zorder=0)
+        ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                    textcoords="offset points", va="center", ha="left", color="gray", fontsize=8)
+    ax.set_xticks(x, order, rotation=25, ha="right")
+    ax.set(ylim=(0, 1), xlim=(-0.6, len(order) - 0.4), ylabel=metric,
+           title=title or f"{metric}: mean over folds x seeds, 95 % speaker-bootstrap interval")
+    return fig
+
+
+def paired_differences(tests: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Forest plot of paired comparisons (metrics.paired_test rows): mean per-run difference a - b with its
+    speaker-bootstrap interval, and the sign-flip p-value at the right."""
+    labels = [f"{r.model_a} - {r.model_b}" for r in tests.itertuples()]
+    fig, ax = plt.subplots(figsize=(6.0, 0.9 + 0.42 * len(tests)))
+    y = np.arange(len(tests))[::-1]
+    for yi, r in zip(y, tests.itertuples()):
+        color = _color(r.model_a)
+        ax.errorbar(r.diff, yi, xerr=[[r.diff - r.diff_lo], [r.diff_hi - r.diff]], fmt="o", color=color, capsize=3)
+        ax.annotate(f"p = {r.p_signflip:.3f}", (1.0, yi), xycoords=("axes fraction", "data"), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.axvline(0, color="gray", lw=1, ls="--")
+    ax.set_yticks(y, labels)
+    metric = tests["metric"].iloc[0] if len(tests) else ""
+    ax.set(xlabel=f"{metric} difference (mean over folds x seeds)", title=title or "Paired comparisons, 95 % speaker-bootstrap intervals")
+    return fig
+
+
+def estimate_curves(summary: pd.DataFrame, x: str, metric: str = "UA", panel: str | None = None,
+                    xlabel: str = "", title: str = "") -> plt.Figure:
+    """Lines of each model's mean with its 95 % speaker-bootstrap band against `x` (one panel per `panel`
+    value): the robustness curves and the reliability sweep. The legend sits outside the panels."""
+    panels = list(dict.fromkeys(summary[panel])) if panel else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 1.6, 3.2), squeeze=False, sharey=True)
+    for ax, pv in zip(axes[0], panels):
+        d = summary if pv is None else summary[summary[panel] == pv]
+        levels = list(dict.fromkeys(d[x]))
+        pos = {lv: i for i, lv in enumerate(levels)}
+        for m in _model_order(d["model"]):
+            g = d[d["model"] == m]
+            xs = g[x].map(pos).to_numpy()
+            ax.plot(xs, g[f"{metric}_mean"], "o-", color=_color(m), label=m, ms=4)
+            ax.fill_between(xs, g[f"{metric}_lo"], g[f"{metric}_hi"], color=_color(m), alpha=0.15, lw=0)
+        ax.set_xticks(range(len(levels)), [str(v) for v in levels])
+        ax.set(xlabel=xlabel or x, title=str(pv) if pv is not None else "", ylim=(0, 1))
+    axes[0][0].set_ylabel(metric)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

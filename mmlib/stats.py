@@ -150,7 +150,9 @@ def sign_flip_p(d: np.ndarray, max_exact: int = 20, n_resamples: int = 100_000, 
     """Two-sided p-value of mean(d) = 0 by flipping the signs of the paired differences (exact up to
     2^max_exact patterns)."""
     d = np.asarray(d, dtype=float)
-    if len(d) == 0 or not np.any(d):
+    if len(d) < 2:
+        return float("nan")  # one run: nothing to test
+    if not np.any(d):
         return 1.0
     res = sps.permutation_test((d,), np.mean, permutation_type="samples", alternative="two-sided",
                                n_resamples=np.inf if len(d) <= max_exact else n_resamples,
@@ -160,6 +162,8 @@ def sign_flip_p(d: np.ndarray, max_exact: int = 20, n_resamples: int = 100_000, 
 
 def wilcoxon_p(d: np.ndarray) -> float:
     d = np.asarray(d, dtype=float)
+    if len(d) < 2:
+        return float("nan")
     if not np.any(d):
         return 1.0
     return float(sps.wilcoxon(d, zero_method="zsplit").pvalue)

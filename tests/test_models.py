@@ -70,9 +70,9 @@ def test_audio_short_input_and_odd_kernels():
 def test_torchvision_archs_shapes(arch):
     torch.manual_seed(0)
     clip = torch.randn(2, 3, 4, 32, 32)
-    net = build_video_encoder(arch, out_dim=64, pool_hw=3)
+    net = build_video_encoder(arch, out_dim=64, pool_hw=2)
     with torch.no_grad():
-        assert net(clip).shape == (2, 64, 3, 3)  # (B, D, H, W), time averaged away
+        assert net(clip).shape == (2, 64, 2, 2)  # (B, D, H, W), time averaged away
         net = build_video_encoder(arch, out_dim=512, pool_hw=None, keep_time=True)
         T_v = 4 if arch == "mc3_18" else 1  # mc3 keeps time after the first stage
         assert net(clip).shape == (2, 512, T_v, 2, 2)  # 32 px -> 2 x 2 after the trunk
@@ -86,8 +86,35 @@ def test_narrow_shapes(style):
     T_v = 8 if style == "mc3" else 1
     assert net(clip).shape == (2, DIM, T_v, 2, 2)
     net = build_video_encoder("narrow", out_dim=DIM, width=4, pool_hw=7)
-    assert net(torch.randn(1, 3, 8, 48, 48)).shape == (1, DIM, 7, 7)
+    assert net(torch.randn(1, 3, 8, 112, 112)).shape == (1, DIM, 7, 7)
     assert sum(p.numel() for p in net.parameters()) < 100_000
+    net = build_video_encoder("narrow", out_dim=DIM, width=4, pool_hw=4, narrow_downsample=8)
+    assert net(clip).shape == (2, DIM, 4, 4)  # 32 px / 8: four distinct cells a side
+
+
+def test_pooling_never_upsamples_video_positions():
+    net = build_video_encoder("narrow", out_dim=DIM, width=4, pool_hw=4)  # 32 px / 16 = 2 x 2 cells
+    with pytest.raises(ValueError, match=r"ends at 2 x 2 cells but pool_hw = 4: pooling would upsample"):
+        net(torch.randn(1, 3, 4, 32, 32))
+
+
+@pytest.mark.parametrize("profile", ["quick", "default", "paper", "ravdess", "cremad"])
+def test_no_profile_repeats_matchmap_video_positions(profile):
+    from mmlib.config import load_config
+    from mmlib.training import make_model
+
+    cfg = load_config(profile)
+    torch.manual_seed(0)
+    enc = make_model(cfg, "video").video_encoder.eval()
+    v = cfg.video
+    with torch.no_grad():
+        cells = enc.trunk(torch.randn(1, 3, v.n_frames, v.size, v.size))
+        V = enc(torch.randn(1, 3, v.n_frames, v.size, v.size))  # (1, D, P, P)
+    assert cells.shape[-1] >= cfg.model.pool_hw and cells.shape[-2] >= cfg.model.pool_hw
+    P = V.flatten(2)[0].T  # (positions, D)
+    assert P.shape[0] == cfg.model.pool_hw ** 2
+    dist = torch.cdist(P, P) + torch.eye(len(P)) * 1e9
+    assert dist.min() > 1e-4, f"{profile}: two matchmap video positions are identical"
 
 
 def test_video_bad_arch():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from mmlib import metrics
+from mmlib.data.dataset import collate
 from mmlib.training import HEADS, fit_fold
 
 
@@ -69,3 +70,61 @@ def test_chunked_audio_is_scored_per_utterance(quick_study, tmp_path):
     res = fit(st, "audio", tmp_path, **{"audio.chunk_seconds": 0.5, "train.max_epochs": 1})
     assert sorted(res.predictions["id"]) == sorted(st.folds[0].test)  # one row per utterance, not per chunk
     assert len(res.test_set) > len(st.folds[0].test)  # there were more chunks than utterances
+
+
+def test_which_losses_train_which_head(quick_study):
+    from mmlib.training import canonical_config, loss_weights
+
+    cfg = quick_study.cfg
+    assert {h: loss_weights(cfg, h).w_rank for h in HEADS} == {
+        "audio": 0.0, "video": 0.0, "concat": 0.0, "matchmap": cfg.train.rank_weight,
+        "matchmap_attn": cfg.train.rank_weight}
+    # a ranking setting cannot change the key of a model that is not trained with it
+    other = cfg.with_overrides({"train.rank_weight": 0.5, "train.similarity": "SISA"})
+    for head in ("audio", "video", "concat"):
+        assert canonical_config(other, head) == canonical_config(cfg, head)
+    assert canonical_config(other, "matchmap") != canonical_config(cfg, "matchmap")
+
+
+def test_concat_gradient_does_not_depend_on_rank_weight(quick_study):
+    import torch
+
+    from mmlib.losses import multitask_loss
+    from mmlib.training import _datasets, loss_weights, make_model
+
+    st = quick_study
+    _, train_ds, _, _ = _datasets(st.cfg, st.folds[0], st.table, st.feats, "concat")
+    batch = collate([train_ds[i] for i in range(8)])
+    grads = []
+    for w in (0.0, 0.078, 5.0):
+        cfg = st.cfg.with_overrides({"train.rank_weight": w})
+        torch.manual_seed(0)
+        model = make_model(cfg, "concat").train()
+        out = model(batch["audio"], batch["video"], batch["audio_lengths"])
+        total, _ = multitask_loss(out, batch["label"], batch["vad"], loss_weights(cfg, "concat"),
+                                  torch.Generator().manual_seed(0))
+        total.backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    torch.testing.assert_close(grads[0], grads[2], rtol=0, atol=0)
+
+
+def test_validation_draws_no_impostors_and_selects_on_validation_ce(quick_study, tmp_path):
+    import torch
+
+    from mmlib.training import EmotionModule, _datasets, loss_weights, make_model
+
+    st = quick_study
+    _, _, val_ds, _ = _datasets(st.cfg, st.folds[0], st.table, st.feats, "matchmap")
+    module = EmotionModule(make_model(st.cfg, "matchmap"), loss_weights(st.cfg, "matchmap"), 1e-3, 0.0, 42, 4)
+    before = module.gen.get_state().clone()
+    module.log = lambda *a, **k: None  # outside a Trainer
+    module.eval()
+    with torch.no_grad():
+        module.validation_step(collate([val_ds[i] for i in range(len(val_ds))], 301), 0)
+    assert torch.equal(module.gen.get_state(), before)  # the training generator was not consumed
+    res = fit(st, "matchmap", tmp_path)
+    assert {"val_ce", "val_ua"} <= set(res.history.columns) and "val_total" not in res.history.columns
+    payload = torch.load(res.checkpoint, weights_only=False)
+    assert payload["selected_on"] == "val_ce"
+    assert payload["best_epoch"] == int(res.history.loc[res.history["val_ce"].idxmin(), "epoch"])
