@@ -168,9 +168,22 @@ def connect(run_cfg: RunConfig, threads: int = 1):
     quiet = dict(include_dashboard=False, log_to_driver=False, configure_logging=True, logging_level="error")
     if address:
         ray.init(address=address, **quiet)
-    else:
-        ray.init(num_cpus=local_workers(run_cfg, threads) * threads, **quiet)
+        return ray
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            ray.init(num_cpus=local_workers(run_cfg, threads) * threads, **quiet)
+            return ray
+        except Exception as err:  # Ray's raylet gives up when its agents start slowly on a loaded machine
+            ray.shutdown()
+            if attempt == START_ATTEMPTS:
+                raise RuntimeError(f"a local Ray did not start ({attempt} attempts; last: {err}); the machine may be "
+                                   "overloaded. Run with -o run.executor=sequential (same results) or retry") from err
+            print(f"[grid] local Ray did not start ({err.__class__.__name__}); retrying ({attempt}/{START_ATTEMPTS})",
+                  flush=True)
     return ray
+
+
+START_ATTEMPTS = 3
 
 
 def local_workers(run_cfg: RunConfig, threads: int = 1) -> int:

@@ -35,12 +35,32 @@ def test_quick_study_end_to_end(tmp_path):
     probs = pred[["p_neu", "p_hap", "p_sad", "p_ang"]].sum(axis=1)
     assert probs.between(0.999, 1.001).all()
     for fig in ("class_balance", "unimodal_fold_scores", "model_comparison_ua", "matchmap_heatmaps",
-                "robustness_ua", "confusion_normalized"):
+                "normalization_ua", "ablation_similarity_weight", "claims_paired_differences", "confusion_normalized"):
         assert (run / "figures" / f"{fig}.png").exists() and (run / "figures" / f"{fig}.pdf").exists()
     assert "\\begin{table}" in (run / "tables" / "results_table.tex").read_text()
     manifest = json.loads((run / "manifest.json").read_text())
-    for key in ("git", "config", "versions", "seeds", "wall_seconds", "skipped", "parameters"):
+    for key in ("git", "config", "versions", "seeds", "wall_seconds", "skipped", "parameters", "source_hash",
+                "normalization", "corpus", "features", "checkpoints"):
         assert key in manifest
+    from mmlib.provenance import study_source_hash
+
+    assert manifest["source_hash"] == study_source_hash() and manifest["executor"]["executor"] == "ray"
+    ckpts = {c["checkpoint"]: c for c in manifest["checkpoints"]}
+    assert all(c["trained"] for c in ckpts.values()) and len(ckpts) == len(list((tmp_path / "data" / "checkpoints").glob("*.pt")))
+    assert {c["head"] for c in ckpts.values()} == {"audio", "video", "concat", "matchmap", "matchmap_attn"}
+    # the ablation shows each setting once: the main model stands for SIMA and w = 0.078
+    abl = pd.read_csv(run / "tables" / "ablation_summary.csv")
+    assert abl["setting"].is_unique and (abl["model"] == "matchmap").sum() == 1
+    assert abl.loc[abl["model"] == "matchmap", "setting"].item() == "train.similarity=SIMA, train.rank_weight=0.078"
+    # every interval contains its own point estimate
+    for name in ("results_summary", "normalization", "ablation_summary"):
+        t = pd.read_csv(run / "tables" / f"{name}.csv")
+        for m in ("WA", "UA", "macro_f1"):
+            assert (t[f"{m}_lo"] <= t[f"{m}_mean"] + 1e-12).all() and (t[f"{m}_mean"] <= t[f"{m}_hi"] + 1e-12).all()
+    # a rerun reuses every checkpoint and reproduces the metrics byte for byte
+    again = run_study(cfg, run_name="quick2", results_dir=tmp_path / "results", progress=False)
+    assert (again / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
+    assert not any(c["trained"] for c in json.loads((again / "manifest.json").read_text())["checkpoints"])
     assert set(NOTEBOOKS) <= set(manifest["wall_seconds"])
     assert manifest["config"]["profile"] == "quick" and manifest["versions"]["torch"] == "2.14.1"
     assert not list((tmp_path / "results").glob(".tmp-*"))
@@ -62,7 +82,7 @@ def test_failed_run_keeps_previous_results(tmp_path, monkeypatch):
     nbformat.write(good, nbdir / "good.ipynb")
     nbformat.write(bad, nbdir / "bad.ipynb")
     monkeypatch.setattr(study, "notebooks_dir", lambda: nbdir)
-    cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data")})
+    cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data"), "run.executor": "sequential"})
     first = run_study(cfg, "r", tmp_path / "results", progress=False, notebooks=("good",))
     assert (first / "ok.txt").read_text() == "ok"
     with pytest.raises(study.StudyError, match=r"notebook bad failed in cell \[4\] \(ValueError: boom\)"):
