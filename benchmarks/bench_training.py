@@ -19,16 +19,16 @@ from mmlib.losses import multitask_loss
 from mmlib.training import HEADS, fixed_audio_frames, loss_weights, make_model
 
 
-def clips_per_second(cfg, head: str, steps: int, warmup: int = 1) -> float:
+def clips_per_second(cfg, head: str, steps: int, warmup: int = 1, device: str = "cpu") -> float:
     torch.manual_seed(0)
-    model = make_model(cfg, head).train()
+    model = make_model(cfg, head).train().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
     B, T = cfg.train.batch_size, fixed_audio_frames(cfg)
     c_audio = 3 if cfg.audio.deltas else 1
-    audio = torch.randn(B, c_audio, cfg.audio.n_mels, T) if head != "video" else None
-    video = torch.randn(B, 3, cfg.video.n_frames, cfg.video.size, cfg.video.size) if head != "audio" else None
-    lengths = torch.full((B,), T)
-    y = torch.arange(B) % 4
+    audio = torch.randn(B, c_audio, cfg.audio.n_mels, T, device=device) if head != "video" else None
+    video = torch.randn(B, 3, cfg.video.n_frames, cfg.video.size, cfg.video.size, device=device) if head != "audio" else None
+    lengths = torch.full((B,), T, device=device)
+    y = torch.arange(B, device=device) % 4
     gen = torch.Generator().manual_seed(0)
     weights = loss_weights(cfg, head)
     for i in range(warmup + steps):
@@ -39,6 +39,8 @@ def clips_per_second(cfg, head: str, steps: int, warmup: int = 1) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
     return B * steps / (time.perf_counter() - t0)
 
 

@@ -5,6 +5,8 @@
     mmlib features --profile paper --data-root /data/IEMOCAP_full_release --on-error skip
     mmlib study --profile default                               # the four notebooks -> results/default/
     mmlib study --profile paper --data-root /data/IEMOCAP_full_release
+    mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
+    mmlib report                                                # README's results block from results/default/
 
 `-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=detector`).
 """
@@ -37,6 +39,8 @@ def _config(args):
         overrides["data.root"] = args.data_root
     if getattr(args, "data_dir", None):
         overrides["data.data_dir"] = args.data_dir
+    if getattr(args, "ray_address", None):
+        overrides["run.ray_address"] = args.ray_address
     return load_config(args.profile, overrides)
 
 
@@ -71,6 +75,16 @@ def cmd_study(args) -> None:
               retrain=args.retrain, progress=not args.quiet)
 
 
+def cmd_report(args) -> None:
+    from mmlib.report import update_readme
+
+    fresh = update_readme(args.run, args.readme, check=args.check)
+    if args.check and not fresh:
+        print(f"mmlib report: {args.readme} does not match {args.run}: run `mmlib report`", file=sys.stderr)
+        raise SystemExit(1)
+    print(f"{args.readme} {'is up to date with' if fresh else 'rewritten from'} {args.run}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="mmlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -99,7 +113,16 @@ def main(argv: list[str] | None = None) -> None:
         else:
             c.add_argument("--run", default=None, help="results/<run>/ (default: the profile name)")
             c.add_argument("--results-dir", default="results")
-            c.add_argument("--retrain", action="store_true", help="retrain unimodal models even if checkpoints exist")
+            c.add_argument("--retrain", action="store_true",
+                           help="retrain every model this run uses (each once), even if checkpoints exist")
+            c.add_argument("--ray-address", default=None,
+                           help="run the trainings on an existing Ray cluster ('auto' or host:port); default: a local Ray")
+
+    r = sub.add_parser("report", help="rewrite README.md's results block from a run's tables")
+    r.add_argument("--run", default="results/default")
+    r.add_argument("--readme", default="README.md")
+    r.add_argument("--check", action="store_true", help="only compare; exit 1 on a mismatch")
+    r.set_defaults(fn=cmd_report)
 
     args = p.parse_args(argv)
     from mmlib.data.features import BadMediaError
