@@ -97,6 +97,7 @@ class TrainConfig:
     accelerator: str = "auto"
     strategy: str = "auto"
     num_workers: int = 0
+    modality_dropout: float = 0.0  # P(one stream of a training item is zeroed), fusion heads (data/blanking.py)
 
 
 @dataclass(frozen=True)
