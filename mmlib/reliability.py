@@ -176,8 +176,11 @@ def sweep_gain(per_fold: pd.DataFrame, metric: str = "UA", unimodal: tuple[str, 
     reliability_sweep table). At each modality and level the best unimodal model is the one with the
     higher mean over folds and seeds (chosen once per level, not per fold, so noise does not pick
     it); for every other model (the fusion heads) and fold x seed:
-      gain = metric - metric of the best unimodal model;   gap = best unimodal - the other unimodal.
-    Columns: modality, level, model, fold, seed, <metric>, best, <metric>_best, <metric>_other, gain, gap.
+      gain = metric - metric of the best unimodal model;   gap = best unimodal - the other unimodal;
+      gap_weak = the intact modality's unimodal model - the weakened one's (face -> audio - video),
+                 signed, so it grows as the weakened modality loses emotion (the sweep figure's x).
+    Columns: modality, level, model, fold, seed, <metric>, best, <metric>_best, <metric>_other, gain, gap,
+    gap_weak.
     """
     need = {"model", "modality", "level", "fold", "seed", metric}
     if not need <= set(per_fold.columns):
@@ -189,22 +192,28 @@ def sweep_gain(per_fold: pd.DataFrame, metric: str = "UA", unimodal: tuple[str, 
         if missing:
             raise ValueError(f"{modality}={level}: no per-fold rows of the unimodal model(s) {missing}")
         best = max(unimodal, key=lambda m: means[m])
+        weak = dict(zip(("voice", "face"), unimodal)).get(ALIASES.get(modality, modality))
+        if weak is None:
+            raise ValueError(f"modality {modality!r} is neither voice nor face (nor audio / video)")
+        intact = next(m for m in unimodal if m != weak)
         other = next(m for m in unimodal if m != best)
         uni = g[g["model"].isin(unimodal)].pivot_table(index=["fold", "seed"], columns="model", values=metric)
         for r in g[~g["model"].isin(unimodal)].itertuples(index=False):
             key = (r.fold, r.seed)
             if key not in uni.index:
-                raise ValueError(f"{modality}={level}: {r.model} has fold {r.fold} seed {r.seed}, the unimodal models do not")
+                raise ValueError(f"{modality}={level}: {r.model} has fold {r.fold} seed {r.seed}, "
+                                 "the unimodal models do not")
             ub, uo = float(uni.loc[key, best]), float(uni.loc[key, other])
             v = float(getattr(r, metric))
             rows.append({"modality": modality, "level": level, "model": r.model, "fold": r.fold, "seed": r.seed,
                          metric: v, "best": best, f"{metric}_best": ub, f"{metric}_other": uo,
-                         "gain": v - ub, "gap": ub - uo})
+                         "gain": v - ub, "gap": ub - uo,
+                         "gap_weak": float(uni.loc[key, intact]) - float(uni.loc[key, weak])})
     return pd.DataFrame(rows)
 
 
 def sweep_summary(gains: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Mean gain and gap per modality, level and model, with a t-interval of the gain over folds x seeds.
+    """Mean gain, gap and gap_weak per modality, level and model, with a t-interval of the gain over folds x seeds.
 
     lo / hi treat each fold x seed as one observation (NaN with fewer than 2); for the speaker-level
     interval, replace them with a bootstrap that resamples test speakers (metrics).
@@ -215,5 +224,6 @@ def sweep_summary(gains: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         n, mean = len(x), float(x.mean())
         half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
         rows.append({"modality": modality, "level": lv, "model": model, "n": n, "gain": mean,
-                     "lo": mean - half, "hi": mean + half, "gap": float(g["gap"].mean()), "best": g["best"].iloc[0]})
+                     "lo": mean - half, "hi": mean + half, "gap": float(g["gap"].mean()),
+                     "gap_weak": float(g["gap_weak"].mean()), "best": g["best"].iloc[0]})
     return pd.DataFrame(rows)

@@ -128,13 +128,14 @@ def test_sweep_gain_against_the_best_unimodal_model_per_level():
     assert len(g) == 8
     r = g.loc[(1.0, "concat", 2)]  # best at face 1.0 is video (0.62 mean vs 0.5); fold 2: video 0.64
     assert r.best == "video" and r.UA_best == pytest.approx(0.64) and r.gain == pytest.approx(0.06)
-    assert r.gap == pytest.approx(0.14)  # 0.64 - 0.5
+    assert r.gap == pytest.approx(0.14) and r.gap_weak == pytest.approx(0.5 - 0.64)  # face weakened: audio - video
     r = g.loc[(0.0, "matchmap", 1)]  # face 0: audio is best (0.5 vs 0.27 mean)
     assert r.best == "audio" and r.gain == pytest.approx(0.05) and r.gap == pytest.approx(0.25)
     assert g.loc[(0.0, "concat", 2)].gap == pytest.approx(0.5 - 0.29)
     s = rel.sweep_summary(rel.sweep_gain(_sweep_table())).set_index(["level", "model"])
     r = s.loc[(1.0, "concat")]  # gains 0.1 and 0.06: mean 0.08; half width t(0.975, 1) * sd / sqrt(2)
     assert r.n == 2 and r.gain == pytest.approx(0.08) and r.gap == pytest.approx(0.12)
+    assert r.gap_weak == pytest.approx(-0.12) and s.loc[(0.0, "concat")].gap_weak == pytest.approx(0.23)
     assert r.hi - r.gain == pytest.approx(12.7062 * 0.02828427 / np.sqrt(2), rel=1e-4)
     with pytest.raises(ValueError, match=r"face=0.0: no per-fold rows of the unimodal model\(s\) \['video'\]"):
         rel.sweep_gain(_sweep_table()[lambda d: ~((d.level == 0.0) & (d.model == "video"))])
