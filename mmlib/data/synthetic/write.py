@@ -206,7 +206,8 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, prog
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="write the synthetic IEMOCAP-layout corpus")
+    ap = argparse.ArgumentParser(prog="python -m mmlib.data.synthetic",
+                                 description="write the synthetic IEMOCAP-layout corpus")
     ap.add_argument("out", help="output folder (gets IEMOCAP_full_release/ and truth.csv)")
     ap.add_argument("--profile", default="quick", choices=sorted(SYNTH_PROFILES))
     ap.add_argument("--seed", type=int, default=None)
