@@ -99,7 +99,7 @@ class TrainConfig:
     impostor_other_label: bool = True  # impostors drawn among samples of a different emotion
     aux_weight: float = 0.0  # weight of the auxiliary unimodal cross-entropies
     vad_weight: float = 0.0  # weight of the VAD regression
-    modality_dropout: float = 0.0  # P(one stream of a training item is blanked), both-stream heads only
+    modality_dropout: float = 0.0  # P(one stream of a training item is zeroed), fusion heads (data/blanking.py)
     init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
     precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
     devices: Any = "auto"

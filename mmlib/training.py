@@ -34,7 +34,8 @@ from torch.utils.data import DataLoader
 
 from mmlib.config import StudyConfig, TrainConfig, stable_hash
 from mmlib.data.corpus import class_names
-from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate, drop_modality
+from mmlib.data import blanking
+from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate
 from mmlib.data.features import FeatureSet
 from mmlib.data.splits import Fold
 from mmlib.losses import LossWeights, multitask_loss
@@ -119,7 +120,7 @@ class EmotionModule(L.LightningModule):
 
     def training_step(self, batch, _):
         if self.modality_dropout > 0:
-            batch = drop_modality(batch, self.modality_dropout, self.drop_gen)
+            batch = blanking.modality_dropout(batch, self.modality_dropout, self.drop_gen)
         out = self(batch)
         total, parts = multitask_loss(out, batch["label"], batch["vad"], self.weights, self.gen)
         bs = len(batch["label"])
@@ -155,7 +156,7 @@ class FoldResult:
 
 
 _TRAINING_CODE = ("models/audio.py", "models/video.py", "models/fusion.py", "matchmap.py", "losses.py",
-                  "training.py", "data/dataset.py")
+                  "training.py", "data/dataset.py", "data/blanking.py", "data/chunks.py")
 
 
 def code_hash() -> str:

@@ -116,7 +116,7 @@ def synthetic_dir(cfg) -> Path:
     from mmlib.config import stable_hash
     from mmlib.provenance import source_hash
 
-    return Path(cfg.data.data_dir) / f"synthetic-{stable_hash([cfg.hash('synth'), source_hash('data/synthetic.py')])}"
+    return Path(cfg.data.data_dir) / f"synthetic-{stable_hash([cfg.hash('synth'), source_hash('data/synthetic')])}"
 
 
 def prepare_corpus(cfg, progress: bool = True) -> pd.DataFrame:

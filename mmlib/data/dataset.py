@@ -152,21 +152,6 @@ class EmotionDataset(Dataset):
         return item
 
 
-def drop_modality(batch: dict, p: float, generator: torch.Generator) -> dict:
-    """Modality dropout: each item loses one of its two streams (audio or video, even odds) with
-    probability p; the lost stream is zero-filled after normalization (the training mean of a
-    standardized feature). Never both streams of one item. Batches with one stream pass unchanged."""
-    if p <= 0 or "audio" not in batch or "video" not in batch:
-        return batch
-    n = len(batch["label"])
-    drop = torch.rand(n, generator=generator) < p  # (B,)
-    video_side = torch.rand(n, generator=generator) < 0.5  # which stream goes
-    out = dict(batch)
-    out["audio"] = batch["audio"] * ~(drop & ~video_side)[:, None, None, None]
-    out["video"] = batch["video"] * ~(drop & video_side)[:, None, None, None, None]
-    return out
-
-
 def collate(items: list[dict], chunk_frames: int | None = None) -> dict:
     """Stack items; pad audio to the longest (or to chunk_frames) with a mask of real frames."""
     out: dict = {

@@ -1,0 +1,254 @@
+"""The plan of the synthetic corpus: who speaks when, what was annotated, what was expressed.
+
+No media here: everything is cheap and drawn up front, each part from its own rng keyed by
+(seed, what, dialog), so the voice (voice.py) and the face (face.py) can be rendered per dialog, in
+any order and in parallel, with identical bytes.
+
+    from mmlib.data.synthetic.plan import SynthConfig, plan_corpus, modality_expression
+    plan = plan_corpus(SynthConfig())            # one row per utterance (ids, times, codes, VAD)
+    v, a = modality_expression(row, 0.5)        # (valence, arousal) half way to neutral
+
+Expressiveness knobs (`voice_expressiveness`, `face_expressiveness`): each modality renders the
+planned expression pulled toward NEUTRAL, (v, a) -> NEUTRAL + x * ((v, a) - NEUTRAL); x = 1 is
+the corpus as planned, x = 0 shows no emotion at all in that modality (every utterance neutral).
+The plan itself (labels, label noise, intensities, times) does not depend on them.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CODES4 = ("neu", "hap", "exc", "ang", "sad")  # order of SynthConfig.class_counts
+OTHER_CODES = ("xxx", "fru", "sur", "fea", "oth", "dis")  # order of SynthConfig.other_counts
+BASE = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}  # exc merges into hap
+NEUTRAL = (0.0, -0.45)  # (valence, arousal) of neutral: where weak expressions drift to
+TARGETS = {  # (valence, arousal) in [-1, 1] of a full-intensity expression
+    "neu": NEUTRAL, "hap": (0.85, 0.5), "exc": (0.85, 0.9), "ang": (-0.9, 0.9), "sad": (-0.85, -0.9),
+    "fru": (-0.55, 0.35), "sur": (0.35, 0.8), "fea": (-0.6, 0.6), "dis": (-0.75, 0.05),
+}
+NAMES = {"neu": "Neutral", "hap": "Happiness", "exc": "Excited", "ang": "Anger", "sad": "Sadness",
+         "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "oth": "Other"}
+CONFUSED_WITH = {  # what a dissenting annotator says instead
+    "neu": ("Frustration", "Sadness", "Excited"), "hap": ("Excited", "Neutral"),
+    "exc": ("Happiness", "Surprise", "Neutral"), "ang": ("Frustration", "Disgust"),
+    "sad": ("Neutral", "Frustration"), "fru": ("Anger", "Neutral", "Sadness"),
+    "sur": ("Excited", "Happiness", "Fear"), "fea": ("Sadness", "Surprise", "Frustration"),
+    "dis": ("Anger", "Frustration"), "oth": ("Neutral", "Frustration"),
+}
+COMMENTS = ("slightly sarcastic", "tired", "mild", "laughing", "raised voice", "hesitant")
+SKIN = ((180, 200, 235), (150, 180, 220), (125, 155, 205), (100, 130, 180), (80, 110, 160))  # BGR
+HAIR = ((30, 35, 45), (40, 60, 90), (60, 90, 130), (25, 25, 25), (90, 110, 140))
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int = 0  # every random choice derives from (seed, what, dialog)
+    n_sessions: int = 5  # IEMOCAP has 5, each with one female and one male actor
+    impro_per_session: int = 3  # improvised dialogs per session
+    script_per_session: int = 3  # scripted dialogs per session
+    turns: tuple[int, int] = (20, 28)  # turns per dialog, inclusive range
+    utt_seconds: tuple[float, float] = (1.5, 4.0)  # utterance duration range
+    gap_seconds: tuple[float, float] = (0.15, 0.8)  # silence between turns (turns never overlap)
+    class_counts: tuple[int, ...] = (1708, 595, 1041, 1103, 1084)  # neu hap exc ang sad: IEMOCAP's
+    other_share: float = 0.25  # share of utterances outside the 4-class set (IEMOCAP: 0.45)
+    other_counts: tuple[int, ...] = (2507, 1849, 107, 40, 3, 2)  # xxx fru sur fea oth dis: IEMOCAP's
+    intensity_beta: tuple[float, float] = (2.5, 1.5)  # intensity = min + (1 - min) * Beta: mean ~0.7
+    intensity_min: float = 0.15  # the weakest expressions are nearly neutral
+    label_noise: float = 0.1  # P(annotated label != expressed emotion): caps every model's accuracy
+    audio_valence_cue: float = 0.15  # valence leaking into the voice, relative to arousal (0 = none)
+    video_arousal_cue: float = 0.15  # arousal leaking into the face (brows, eyes), relative to valence
+    sample_rate: int = 16000
+    fps: int = 15
+    frame_size: int = 96  # S: the dialog video is 2S wide x S high, one actor per half
+    hidden_files: bool = True  # macOS '._*' debris as in the real release; loaders must skip it
+    audio_snr_db: float | None = None  # white noise over every dialog at this SNR; None = clean
+    video_blur_sigma: float = 0.0  # Gaussian blur, in pixels at frame size S
+    video_occlusion: float = 0.0  # fraction of each half covered, over the lower/middle face
+    video_drop_prob: float = 0.0  # probability a frame repeats the previous one
+    # how much of the planned emotion each modality shows: 1 = as planned, 0 = none (neutral), linear
+    # in between; the other modality's files stay byte-identical when one of them changes
+    voice_expressiveness: float = 1.0
+    face_expressiveness: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("turns", "utt_seconds", "gap_seconds", "class_counts", "other_counts", "intensity_beta"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))  # lists from JSON / overrides
+        if len(self.class_counts) != len(CODES4) or len(self.other_counts) != len(OTHER_CODES):
+            raise ValueError(f"class_counts needs {CODES4}, other_counts needs {OTHER_CODES}")
+        if self.frame_size < 32 or self.frame_size % 8:
+            raise ValueError(f"frame_size must be a multiple of 8 and >= 32, got {self.frame_size}")
+        if not (0 <= self.other_share < 1 and 0 <= self.label_noise <= 1 and 0 < self.intensity_min <= 1):
+            raise ValueError("other_share in [0, 1), label_noise in [0, 1], intensity_min in (0, 1]")
+        if self.utt_seconds[0] < 0.5 or self.turns[0] < 2 or self.n_sessions < 1:
+            raise ValueError("need utterances >= 0.5 s, >= 2 turns per dialog, >= 1 session")
+        for name in ("voice_expressiveness", "face_expressiveness"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"synth.{name} must lie in [0, 1] (1 = as planned, 0 = neutral), "
+                                 f"got {getattr(self, name)}")
+
+
+SYNTH_PROFILES: dict[str, SynthConfig] = {
+    # a few seconds: 5 sessions x 2 dialogs x ~8 turns of 1-2 s, 64-pixel faces
+    "quick": SynthConfig(impro_per_session=1, script_per_session=1, turns=(7, 9),
+                         utt_seconds=(1.0, 2.0), frame_size=64),
+    # a CPU study in minutes: 5 sessions x 6 dialogs x ~24 turns of 1.5-4 s (~720 utterances)
+    "default": SynthConfig(),
+}
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    """Independent stream per (seed, keys); crc32, unlike hash(), is stable across processes."""
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def _tick_rate(cfg: SynthConfig) -> int:
+    """Times live on a grid that is exact both in samples and in 4-decimal text (2000 Hz at 16 kHz)."""
+    return math.gcd(cfg.sample_rate, 10000)
+
+
+
+def dialog_names(cfg: SynthConfig) -> list[tuple[int, str]]:
+    """(session, dialog) pairs; the actor wearing markers alternates F / M between dialogs."""
+    out = []
+    for s in range(1, cfg.n_sessions + 1):
+        kinds = [f"impro{i:02d}" for i in range(1, cfg.impro_per_session + 1)]
+        kinds += [f"script{j // 3 + 1:02d}_{j % 3 + 1}" for j in range(cfg.script_per_session)]
+        out += [(s, f"Ses{s:02d}{'FM'[(k + s + 1) % 2]}_{kind}") for k, kind in enumerate(kinds)]
+    return out
+
+
+def speaker_params(cfg: SynthConfig) -> dict[str, dict]:
+    """Voice and face of each actor, keyed 'Ses01_F'."""
+    out = {}
+    for s in range(1, cfg.n_sessions + 1):
+        for g in "FM":
+            spk = f"Ses{s:02d}_{g}"
+            r = _rng(cfg.seed, "speaker", spk)
+            out[spk] = {
+                "f0": (200.0 if g == "F" else 120.0) * 2 ** (r.normal(0, 1.5) / 12),  # Hz, +-1.5 semitones
+                "vtl": (1.16 if g == "F" else 1.0) * r.uniform(0.96, 1.04),  # formant scale: shorter tract
+                "level_db": r.uniform(-2.0, 2.0), "rate": r.uniform(0.9, 1.1), "breath": r.uniform(0.8, 1.2),
+                "half_h": r.uniform(0.40, 0.44), "aspect": r.uniform(0.70, 0.86),  # of the FACE_BOX
+                "dx": r.uniform(-0.03, 0.03), "dy": r.uniform(-0.03, 0.03),
+                "eye_sp": r.uniform(0.36, 0.46), "mouth_w": r.uniform(0.85, 1.1),
+                "skin": tuple(int(np.clip(c + r.integers(-12, 13), 0, 255)) for c in SKIN[r.integers(len(SKIN))]),
+                "hair": HAIR[r.integers(len(HAIR))],
+            }
+    return out
+
+
+def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    raw = weights / weights.sum() * total
+    n = np.floor(raw).astype(int)
+    n[np.argsort(-(raw - n), kind="stable")[: total - n.sum()]] += 1
+    return n
+
+
+def _plan_turns(cfg: SynthConfig, session: int, dialog: str) -> list[dict]:
+    r, tr = _rng(cfg.seed, "turns", dialog), _tick_rate(cfg)
+    n = int(r.integers(cfg.turns[0], cfg.turns[1] + 1))
+    switch = r.random(n) < 0.85  # mostly alternating, sometimes the same actor goes on
+    switch[0] = False
+    who = (int(r.integers(2)) + np.cumsum(switch)) % 2
+    dur = np.round(r.uniform(*cfg.utt_seconds, n) * tr).astype(int)
+    gap = np.round(r.uniform(*cfg.gap_seconds, n) * tr).astype(int)
+    gap[0] = round(r.uniform(1.0, 3.0) * tr)  # IEMOCAP dialogs open with a few seconds of room
+    start = np.cumsum(gap + dur) - dur
+    end_tick = int(start[-1] + dur[-1] + round(r.uniform(0.5, 1.0) * tr))
+    counter = {"F": 0, "M": 0}
+    rows = []
+    for i in range(n):
+        g = "FM"[who[i]]
+        rows.append({"id": f"{dialog}_{g}{counter[g]:03d}", "session": session, "dialog": dialog,
+                     "mode": "impro" if "_impro" in dialog else "script",
+                     "speaker": f"Ses{session:02d}_{g}", "gender": g,
+                     "video_side": "left" if g == dialog[5] else "right",
+                     "start_tick": int(start[i]), "end_tick": int(start[i] + dur[i]),
+                     "start": start[i] / tr, "end": (start[i] + dur[i]) / tr, "dialog_end": end_tick / tr})
+        counter[g] += 1
+    return rows
+
+
+def code_counts(cfg: SynthConfig, n: int) -> dict[str, int]:
+    """Exact number of each annotated code among n utterances (IEMOCAP's proportions)."""
+    n_other = round(cfg.other_share * n) if cfg.other_share > 0 else 0
+    c4 = _largest_remainder(np.array(cfg.class_counts, float), n - n_other)
+    co = _largest_remainder(np.array(cfg.other_counts, float), n_other)
+    return dict(zip(CODES4 + OTHER_CODES, map(int, np.concatenate([c4, co]))))
+
+
+def _annotations(code: str, expressed: str, v: float, a: float, g: str, r: np.random.Generator):
+    """Annotator lines of one block (consistent with the label) and the averaged V, A, D."""
+    lines = []
+    evaluators = np.sort(r.choice(np.arange(1, 7), 3, replace=False))
+    if code == "xxx":  # no majority: three different opinions
+        names = list(r.choice(sorted(set(NAMES.values()) - {"Other"}), 3, replace=False))
+    else:
+        names = [NAMES[code]] * 3
+        if r.random() < 0.4:
+            names[r.integers(3)] = str(r.choice(CONFUSED_WITH[code]))
+    for e, name in zip(evaluators, names):
+        extra = f" {r.choice(CONFUSED_WITH.get(code, ('Neutral',)))};" if r.random() < 0.2 else ""
+        note = r.choice(COMMENTS) if r.random() < 0.1 else ""
+        lines.append(f"C-E{e}:\t{name};{extra}\t({note})")
+    if r.random() < 0.7:  # the actor's own evaluation: what they meant to express
+        lines.append(f"C-{g}1:\t{NAMES.get(expressed, 'Other')};\t()")
+    n_attr = 3 if r.random() < 0.2 else 2
+    scores = []
+    for e in np.sort(r.choice(np.arange(1, 7), n_attr, replace=False)):
+        val, act, dom = (int(np.clip(np.round(m + r.normal(0, sd)), 1, 5)) for m, sd in
+                         ((3 + 1.6 * v, 0.5), (3 + 1.6 * a, 0.5), (3 + 0.9 * a + 0.3 * v, 0.6)))
+        scores.append((val, act, dom))
+        lines.append(f"A-E{e}:\tval {val}; act {act}; dom  {dom};\t()")
+    V, A, D = np.mean(scores, axis=0)
+    return "\n".join(lines), float(V), float(A), float(D)
+
+
+def plan_corpus(cfg: SynthConfig) -> pd.DataFrame:
+    """One row per utterance: ids, times, annotated code, expressed emotion and intensity, VAD."""
+    plan = pd.DataFrame([row for s, d in dialog_names(cfg) for row in _plan_turns(cfg, s, d)])
+    n = len(plan)
+    counts = code_counts(cfg, n)
+    plan["code"] = _rng(cfg.seed, "labels").permutation(np.repeat(list(counts), list(counts.values())))
+    r = _rng(cfg.seed, "expression")
+    exc_share = cfg.class_counts[2] / (cfg.class_counts[1] + cfg.class_counts[2])
+    flipped = (r.random(n) < cfg.label_noise) & (plan["code"].to_numpy() != "xxx")
+    expressed = plan["code"].to_numpy().copy()
+    for i in np.flatnonzero(flipped):  # label noise: the actor expressed one of the other classes
+        e = r.choice([c for c in ("neu", "hap", "ang", "sad") if c != BASE.get(expressed[i])])
+        expressed[i] = "exc" if e == "hap" and r.random() < exc_share else e
+    lo = cfg.intensity_min
+    intensity = lo + (1 - lo) * r.beta(*cfg.intensity_beta, n)
+    target = np.array([TARGETS.get(e, NEUTRAL) for e in expressed])
+    oth = expressed == "oth"
+    target[oth] = r.uniform(-0.6, 0.6, (oth.sum(), 2))
+    for i in np.flatnonzero(expressed == "xxx"):  # a blend of two emotions
+        p, q = r.choice(["neu", "hap", "ang", "sad", "fru", "exc"], 2, replace=False)
+        w = r.uniform(0.3, 0.7)
+        target[i] = w * np.array(TARGETS[p]) + (1 - w) * np.array(TARGETS[q])
+    va = np.array(NEUTRAL) + intensity[:, None] * (target - np.array(NEUTRAL)) + r.normal(0, 0.07, (n, 2))
+    va = np.clip(va, -1, 1)
+    plan["expressed"], plan["intensity"], plan["flipped"] = expressed, intensity.round(4), flipped
+    plan["expr_valence"], plan["expr_arousal"] = va[:, 0].round(4), va[:, 1].round(4)
+    ra = _rng(cfg.seed, "annotation")
+    notes = [_annotations(c, e, v, a, g, ra) for c, e, v, a, g in
+             zip(plan.code, expressed, va[:, 0], va[:, 1], plan.gender)]
+    plan["eval_lines"] = [x[0] for x in notes]
+    for k, col in enumerate(("ann_valence", "ann_arousal", "ann_dominance"), start=1):  # 1-5, as written
+        plan[col] = [round(x[k], 4) for x in notes]
+    return plan
+
+
+
+def modality_expression(u: dict, x: float) -> tuple[float, float]:
+    """(valence, arousal) one modality shows of planned utterance `u` at expressiveness x.
+
+    Written as e - (1 - x) * (e - neutral) so that x = 1 returns the planned values bit for bit.
+    """
+    v, a = u["expr_valence"], u["expr_arousal"]
+    return v - (1.0 - x) * (v - NEUTRAL[0]), a - (1.0 - x) * (a - NEUTRAL[1])
