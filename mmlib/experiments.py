@@ -206,7 +206,7 @@ def robustness_predictions(st: Study, heads: list[str], key: str, levels: list,
                     pred.insert(3, "model", head)
                     pred.insert(4, "speaker", speaker.loc[pred["id"]].to_numpy())
                     pred.insert(5, "knob", key)
-                    pred.insert(6, "level", "clean" if level is None else level)
+                    pred.insert(6, "level", "clean" if level is None else f"{level:g}")
                     out.append(pred)
     return pd.concat(out, ignore_index=True)
 

@@ -98,6 +98,8 @@ def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | 
 
 
 def _level_label(level) -> str:
+    if isinstance(level, str):
+        return level
     return "clean" if level is None or (isinstance(level, float) and np.isnan(level)) else f"{level:g}"
 
 

@@ -91,7 +91,9 @@ def missing_modality(model: torch.nn.Module, ds, collate_fn: Callable, classes: 
 # ------------------------------------------------------------------ 2. effective robustness
 
 def _level_key(level: Any) -> str:
-    return "clean" if level is None or (isinstance(level, float) and np.isnan(level)) else repr(float(level))
+    if level is None or level == "clean" or (isinstance(level, float) and np.isnan(level)):
+        return "clean"
+    return repr(float(level))
 
 
 def effective_robustness(rob: pd.DataFrame, clean: dict[str, Any] | None = None, metric: str = "UA") -> pd.DataFrame:
@@ -227,3 +229,76 @@ def sweep_summary(gains: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                      "lo": mean - half, "hi": mean + half, "gap": float(g["gap"].mean()),
                      "gap_weak": float(g["gap_weak"].mean()), "best": g["best"].iloc[0]})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ the study's calls (notebook 05)
+
+def missing_modality_study(st, models: dict[str, tuple[str, dict | None]]) -> pd.DataFrame:
+    """Every model of `models` (name -> (head, overrides); run_models must have run for them in this session)
+    scored per fold and seed under each test condition it can take; columns as predictions + `condition`."""
+    from dataclasses import replace
+
+    from mmlib import experiments as ex
+    from mmlib.data.dataset import collate
+    from mmlib.training import fixed_audio_frames, load_checkpoint, make_dataset, make_normalizer
+
+    speaker = st.table.set_index("id")["speaker"]
+    out = []
+    for name, (head, overrides) in models.items():
+        cfg = st.cfg.with_overrides(overrides)
+        pad = fixed_audio_frames(cfg) if head == "matchmap" or cfg.audio.chunk_seconds is not None else None
+        for fold in st.folds:
+            norm = make_normalizer(cfg, fold, st.table, st.feats, head)
+            for seed in cfg.seeds:
+                model, _ = load_checkpoint(ex.trained_checkpoint(st, head, fold, seed, overrides))
+                c = replace(cfg, train=replace(cfg.train, seed=seed))
+                ds = make_dataset(c, fold.test, st.table, st.feats, head, norm)
+                pred = missing_modality(model, ds, lambda items: collate(items, pad), st.classes)
+                pred.insert(1, "fold", fold.number)
+                pred.insert(2, "seed", seed)
+                pred.insert(3, "model", name)
+                pred.insert(4, "speaker", speaker.loc[pred["id"]].to_numpy())
+                out.append(pred)
+    return pd.concat(out, ignore_index=True)
+
+
+def sweep_table(pred: pd.DataFrame, fusion: tuple[str, ...] = ("concat", "matchmap", "matchmap_attn"),
+                metric: str = "UA") -> pd.DataFrame:
+    """Per weakened modality, level and fusion head: the gain over the best unimodal model (mean over folds x
+    seeds, speaker-bootstrap interval, p-values: stats.paired) and gap_weak, the intact unimodal model's
+    score minus the weakened one's (mean over runs). `pred`: reliability_sweep's predictions."""
+    from mmlib import metrics, stats as st
+
+    rows = []
+    for (modality, level), g in pred.groupby(["modality", "level"], sort=True):
+        means = metrics.per_fold(g).groupby("model")[metric].mean()
+        best = max(UNIMODAL, key=lambda m: means[m])
+        weak = {"voice": "audio", "face": "video"}[modality]
+        intact = next(m for m in UNIMODAL if m != weak)
+        for head in fusion:
+            if head not in means:
+                continue
+            r = st.paired(g, head, best, metric)
+            rows.append({"modality": modality, "level": level, "model": head, "best": best, **r,
+                         "gain": r["diff"], "lo": r["diff_lo"], "hi": r["diff_hi"],
+                         "gap_weak": float(means[intact] - means[weak])})
+    return pd.DataFrame(rows)
+
+
+def gain_change(pred: pd.DataFrame, modality: str, head: str, weak_level: float, full_level: float = 1.0,
+                metric: str = "UA") -> dict:
+    """Does fusion's gain over the best unimodal model grow as `modality` weakens? The contrast
+    (head - best)@weak_level - (head - best)@full_level over the same folds, seeds and test speakers
+    (the best unimodal model chosen at each level by its mean), with its speaker-bootstrap interval."""
+    from mmlib import metrics, stats as st
+
+    terms = []
+    for lv, sign in ((weak_level, 1.0), (full_level, -1.0)):
+        g = pred[(pred["modality"] == modality) & (pred["level"] == lv)]
+        means = metrics.per_fold(g).groupby("model")[metric].mean()
+        best = max(UNIMODAL, key=lambda m: means[m])
+        terms += [(g[g["model"] == head], sign), (g[g["model"] == best], -sign)]
+    r = st.contrast(terms, metric)
+    r.pop("per_run")
+    return {"claim": f"{head}: gain over the best unimodal model at {modality} expressiveness {weak_level:g} "
+                     f"minus at {full_level:g}", "model_a": head, "model_b": "best unimodal", **r}

@@ -117,6 +117,34 @@ def utterance_interval(pred: pd.DataFrame, metric: str = "UA", n_boot: int = 200
     return float(lo), float(hi)
 
 
+def contrast(terms: list[tuple[pd.DataFrame, float]], metric: str = "UA", n_boot: int = 2000,
+             level: float = 0.95, seed: int = 0) -> dict:
+    """A linear contrast sum_k c_k * (run score of table k), per run (fold, seed), on the runs and test
+    speakers every table shares: its mean over runs, a speaker-bootstrap interval (one resample of speakers
+    applied to every table: the tables' speakers move together), and sign-flip and Wilcoxon p-values of
+    the per-run values. paired(a, b) is the contrast (+1, -1); a change of a fusion gain between two
+    corpora is (+1, -1, -1, +1)."""
+    if any(t.empty for t, _ in terms):
+        raise ValueError("a contrast term has no predictions")
+    classes = _classes(terms[0][0])
+    runs = sorted(set.intersection(*(set(zip(t["fold"], t["seed"])) for t, _ in terms)))
+    speakers = sorted(set.intersection(*(set(t["speaker"]) for t, _ in terms)))
+    if not runs or not speakers:
+        raise ValueError("the contrast's tables share no run (fold, seed) or no test speaker")
+    w = _speaker_weights(len(speakers), n_boot, seed)
+    per_run, boot = 0.0, 0.0
+    for t, c in terms:
+        t = t[t["speaker"].isin(speakers) & pd.Series(list(zip(t["fold"], t["seed"])), index=t.index).isin(runs)]
+        C, _, _ = counts(t, classes, speakers, runs)
+        per_run = per_run + c * metric_of(C.sum(0), metric)
+        boot = boot + c * metric_of(_boot(C, w), metric)
+    boot = np.nanmean(boot, axis=-1)
+    lo, hi = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return {"metric": metric, "runs": len(runs), "speakers": len(speakers), "diff": float(np.mean(per_run)),
+            "diff_lo": float(lo), "diff_hi": float(hi), "p_signflip": sign_flip_p(per_run),
+            "p_wilcoxon": wilcoxon_p(per_run), "per_run": per_run}
+
+
 def paired(pred: pd.DataFrame, model_a: str, model_b: str, metric: str = "UA", n_boot: int = 2000,
            level: float = 0.95, seed: int = 0) -> dict:
     """model_a - model_b on the runs (fold, seed) and utterances both have: per-run differences, their mean,
@@ -130,20 +158,11 @@ def paired(pred: pd.DataFrame, model_a: str, model_b: str, metric: str = "UA", n
         raise ValueError(f"models {model_a!r} and {model_b!r} share no utterances")
     a = a.set_index(key).loc[common].reset_index()
     b = b.set_index(key).loc[common].reset_index()
-    classes = _classes(pred)
-    speakers = sorted(a["speaker"].unique())
-    runs = sorted(set(zip(a["fold"], a["seed"])))
-    Ca, _, _ = counts(a, classes, speakers, runs)
-    Cb, _, _ = counts(b, classes, speakers, runs)
-    ra, rb = metric_of(Ca.sum(0), metric), metric_of(Cb.sum(0), metric)
-    d = ra - rb
-    w = _speaker_weights(len(speakers), n_boot, seed)
-    boot = np.nanmean(metric_of(_boot(Ca, w), metric) - metric_of(_boot(Cb, w), metric), axis=-1)
-    lo, hi = np.nanquantile(boot, [(1 - level) / 2, (1 + level) / 2])
-    return {"model_a": model_a, "model_b": model_b, "metric": metric, "runs": len(runs), "speakers": len(speakers),
-            "a": float(ra.mean()), "b": float(rb.mean()), "diff": float(d.mean()), "diff_lo": float(lo),
-            "diff_hi": float(hi), "a_better_runs": int((d > 0).sum()), "b_better_runs": int((d < 0).sum()),
-            "p_signflip": sign_flip_p(d), "p_wilcoxon": wilcoxon_p(d)}
+    r = contrast([(a, 1.0), (b, -1.0)], metric, n_boot, level, seed)
+    d = r.pop("per_run")
+    ra = metric_of(counts(a, _classes(pred))[0].sum(0), metric)
+    return {"model_a": model_a, "model_b": model_b, **r, "a": float(ra.mean()), "b": float((ra - d).mean()),
+            "a_better_runs": int((d > 0).sum()), "b_better_runs": int((d < 0).sum())}
 
 
 def sign_flip_p(d: np.ndarray, max_exact: int = 20, n_resamples: int = 100_000, seed: int = 0) -> float:

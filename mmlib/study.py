@@ -26,7 +26,8 @@ from typing import Any
 from mmlib import provenance
 from mmlib.config import StudyConfig
 
-NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis")
+NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis",
+             "05_when_fusion_helps")
 PACKAGES = ("torch", "torchvision", "lightning", "numpy", "pandas", "scikit-learn", "scipy", "librosa",
             "soundfile", "av", "opencv-python-headless", "matplotlib", "seaborn", "papermill")
 
