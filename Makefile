@@ -1,6 +1,6 @@
 # The one place that knows where the virtualenv is. Every target sets it up first if needed.
 #   make test     unit tests + end-to-end papermill runs of the quick study
-#   make study    the whole study on the default synthetic profile -> results/default/
+#   make study    the whole study on the default synthetic profile -> results/default/, README's results block
 #   make bench    benchmarks (ratios against in-run baselines)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -24,6 +24,7 @@ test: $(STAMP)
 
 study: $(STAMP)
 	$(BIN)/mmlib study --profile $(PROFILE)
+	@if [ "$(PROFILE)" = default ]; then $(BIN)/mmlib report; fi
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

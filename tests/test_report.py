@@ -1,0 +1,27 @@
+"""The committed results are what the current source produces, and the README quotes them."""
+
+import json
+
+from mmlib.provenance import REPO, study_source_hash
+from mmlib.report import BEGIN, END, render, update_readme
+
+RUN = REPO / "results" / "default"
+
+
+def test_committed_results_come_from_the_current_source():
+    manifest = json.loads((RUN / "manifest.json").read_text())
+    assert manifest["source_hash"] == study_source_hash(), (
+        "results/default/ was made by other sources than these (mmlib, notebooks, pyproject): "
+        "rerun `make study` and commit its output")
+    assert not manifest["git"]["dirty"], "results/default/ was made from uncommitted changes"
+    assert len(manifest["seeds"]) >= 3
+
+
+def test_readme_quotes_the_committed_results():
+    assert update_readme(RUN, REPO / "README.md", check=True), "README.md's results block is stale: run `mmlib report`"
+
+
+def test_report_block_is_generated_from_tables():
+    block = render(RUN)
+    assert block.startswith(BEGIN) and block.endswith(END)
+    assert "matchmap - concat" in block and "[95 % interval" not in block.split("\n")[0]
