@@ -31,13 +31,13 @@ def use_style() -> None:
 use_style()
 
 
-def save(fig: plt.Figure, name: str, out_dir: str | Path) -> Path:
-    """Write `name`.png and `name`.pdf into out_dir; returns the PNG path."""
+def save(fig: plt.Figure, name: str, out_dir: str | Path) -> None:
+    """Write `name`.png and `name`.pdf into out_dir. Returns None, so a notebook cell ending in
+    `plots.save(...)` shows the figure and no path (the files are out_dir/name.png and .pdf)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.png")
     fig.savefig(out / f"{name}.pdf")
-    return out / f"{name}.png"
 
 
 def _color(model: str) -> str:

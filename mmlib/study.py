@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mmlib import paths
 from mmlib.config import StudyConfig
 
 NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis")
@@ -57,6 +58,23 @@ def versions() -> dict[str, str]:
     return out
 
 
+def scrub_notebook(path: Path) -> None:
+    """Rewrite an executed notebook so its text outputs name the repository `<repo>`, not this machine's path."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = paths.scrub(out["text"])
+            for key in ("text/plain", "text/html", "text/markdown"):
+                if key in out.get("data", {}):
+                    out["data"][key] = paths.scrub(out["data"][key])
+            if "traceback" in out:
+                out["traceback"] = [paths.scrub(line) for line in out["traceback"]]
+    nbformat.write(nb, path)
+
+
 def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | Path = "results",
               overrides: dict[str, Any] | None = None, data_root: str | None = None, retrain: bool = False,
               progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS) -> Path:
@@ -67,13 +85,16 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     from mmlib.data.features import extract_features
 
     run_name = run_name or cfg.profile
-    results = Path(results_dir).resolve()
+    results = paths.resolve(results_dir, "results_dir")  # relative: from the repository root, not the cwd
     final = results / run_name
     tmp = results / f".tmp-{run_name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    data_dir = str(Path(cfg.data.data_dir).resolve())
-    data_dir_param = os.path.relpath(data_dir, notebooks_dir())
+    data_dir = str(paths.resolve(cfg.data.data_dir, "data.data_dir"))
+    data_root = data_root or cfg.data.root
+    data_root = None if data_root is None else str(paths.resolve(data_root, "data_root", may_leave=True))
+    cfg = cfg.with_overrides({"data.data_dir": data_dir, "data.root": data_root})
+    print(f"[study] data in {paths.shown(data_dir)}, results in {paths.shown(final)}", flush=True)
     t_start = time.time()
 
     # corpus and features first, with their own progress bars (the notebooks then hit the cache)
@@ -83,9 +104,9 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
 
     params = {
         "profile": cfg.profile,
-        "data_root": data_root or cfg.data.root,
-        "data_dir": data_dir_param,
-        "results_dir": os.path.relpath(tmp, notebooks_dir()),  # notebooks run in notebooks/
+        "data_root": data_root,
+        "data_dir": paths.portable(data_dir),  # notebooks take relative paths from the repository root
+        "results_dir": paths.portable(tmp),
         "overrides": {k: list(v) if isinstance(v, tuple) else v  # papermill writes tuples as strings
                       for k, v in (overrides or {}).items() if k not in ("data.root", "data.data_dir")},
         "retrain": retrain,
@@ -100,6 +121,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         try:
             pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
                                 progress_bar=progress, kernel_name="python3", log_output=False)
+            scrub_notebook(tmp / f"{name}.ipynb")
         except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
             failed = results / f"{run_name}.failed"
             shutil.rmtree(failed, ignore_errors=True)
@@ -115,7 +137,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "profile": cfg.profile,
         "git": git_state(Path(__file__).resolve().parent.parent),
         "config": cfg.to_dict(),
-        "parameters": params | {"results_dir": os.path.relpath(final, notebooks_dir())},
+        "parameters": params | {"results_dir": paths.portable(final)},
         "seeds": list(cfg.seeds),
         "folds": list(cfg.folds) if cfg.folds else "all",
         "versions": versions(),
@@ -124,12 +146,13 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "skipped": json.loads(skipped_file.read_text()) if skipped_file.exists() else {},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    manifest["config"]["data"]["data_dir"] = paths.portable(data_dir)
+    (tmp / "manifest.json").write_text(paths.scrub(json.dumps(manifest, indent=2, default=str)))
     old = results / f".old-{run_name}-{os.getpid()}"
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(results / f"{run_name}.failed", ignore_errors=True)
-    print(f"[study] done in {manifest['wall_seconds']['total']} s -> {final}", flush=True)
+    print(f"[study] done in {manifest['wall_seconds']['total']} s -> {paths.shown(final)}", flush=True)
     return final
