@@ -390,7 +390,7 @@ def matchmap_heatmaps(items: list[dict]) -> plt.Figure:
             ax["face"].axhline(k * H / h, color="white", lw=0.4)
         for k in range(1, w):
             ax["face"].axvline(k * W / w, color="white", lw=0.4)
-        ax["face"].set(xticks=[], yticks=[], title=f"{h}×{w} cells, mean over audio")
+        ax["face"].set(xticks=[], yticks=[], title=f"{h}×{w} face cells\nmean over audio")
         ax["face"].grid(False)
         sub.colorbar(im, ax=[ax["map"], ax["face"]], shrink=0.9, aspect=15, label="similarity", pad=0.02)
         sub.align_ylabels([ax["spec"], ax["map"]])
