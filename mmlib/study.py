@@ -58,11 +58,16 @@ def versions() -> dict[str, str]:
     return out
 
 
-def scrub_notebook(path: Path) -> None:
-    """Rewrite an executed notebook so its text outputs name the repository `<repo>`, not this machine's path."""
+def scrub_notebook(path: Path, final: Path | None = None) -> None:
+    """Rewrite an executed notebook so its text outputs and papermill metadata name the repository `<repo>`
+    (or a path relative to it), not this machine's path; `final`: where the notebook will end up."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    pm_meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):  # papermill records where it read and wrote
+        if pm_meta.get(key):
+            pm_meta[key] = paths.portable(final if key == "output_path" and final else pm_meta[key])
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             if "text" in out:
@@ -121,7 +126,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         try:
             pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
                                 progress_bar=progress, kernel_name="python3", log_output=False)
-            scrub_notebook(tmp / f"{name}.ipynb")
+            scrub_notebook(tmp / f"{name}.ipynb", final / f"{name}.ipynb")
         except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
             failed = results / f"{run_name}.failed"
             shutil.rmtree(failed, ignore_errors=True)
