@@ -119,14 +119,16 @@ def run_notebook(page, url: str, name: str, timeout: float) -> dict:
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     shots = OUT / "screenshots"
     state["widget_bars_in_page"] = page.locator(".widget-progress").count()  # cells near the top are rendered
-    page.locator(".jp-WindowedPanel-outer").first.evaluate("el => el.scrollTo(0, 0)")
+    page.evaluate("async () => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                  " await nb.scrollToCell(nb.widgets[0]); }")
     time.sleep(1)
     page.screenshot(path=str(shots / f"{name}-top.png"))
-    page.locator(".jp-WindowedPanel-outer").first.evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    page.evaluate("async () => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                  " await nb.scrollToCell(nb.widgets[nb.widgets.length - 1]); }")
     time.sleep(2)
     page.screenshot(path=str(shots / f"{name}-end.png"))
     page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
-    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.dispose()")  # saved above: nothing to ask
     return state
 
 

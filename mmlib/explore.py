@@ -168,7 +168,8 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
     cls = w.Dropdown(options=["any"] + st.classes, description="class")
     spk = w.Dropdown(options=["any"] + sorted(tab["speaker"].unique()), description="speaker")
     judge = w.Dropdown(options=models, value=head if head in models else models[-1], description="judged by")
-    outcome = w.ToggleButtons(options=["any", "correct", "wrong"], description="outcome")
+    outcome = w.ToggleButtons(options=["any", "correct", "wrong"], description="outcome",
+                              style={"button_width": "80px"})
     utt = w.Dropdown(description="utterance", layout=w.Layout(width="60%"))
     out = w.Output()
 
@@ -181,8 +182,11 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
         if outcome.value != "any":
             right = t[judge.value] == t["label"]
             t = t[right if outcome.value == "correct" else ~right]
+        current = utt.value
         utt.options = [(f"{r.id} · {r.label} · {r.speaker} · {r.n_wrong} wrong", r.id) for r in t.itertuples()]
-        if not len(t):
+        if len(t):  # keep the shown utterance when it still matches, else show the first that does
+            utt.value = current if current in set(t["id"]) else t["id"].iloc[0]
+        else:
             out.clear_output()
             with out:
                 print("no test utterance matches these filters")
@@ -200,11 +204,11 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
             _prob_bars(ax, probs, uid, st.classes)
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title="prediction")
             plt.show()
+            name = f"{row['label']} ({uid})"
+            plots.examples({name: st.feats.audio[uid]}, {name: st.feats.video[uid]})  # log-mel and face frames
+            plt.show()
             item = matchmap_item(st, uid, head)
             if item is None:
-                name = f"{row['label']} ({uid})"
-                plots.examples({name: st.feats.audio[uid]}, {name: st.feats.video[uid]})
-                plt.show()
                 print(f"no trained {head} checkpoint for this utterance's fold: run notebook 03 first")
             else:
                 plots.matchmap_heatmaps([item])
@@ -214,6 +218,6 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
         control.observe(refilter, names="value")
     utt.observe(show, names="value")
     refilter()
-    box = w.VBox([w.HBox([cls, spk]), w.HBox([judge, outcome]), utt, out])
+    box = w.VBox([w.HBox([cls, spk]), w.HBox([judge, outcome]), utt, out])  # refilter() above showed the first
     box.refilter, box.show, box.utterance = refilter, show, utt  # for tests and scripting
     return box

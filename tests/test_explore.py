@@ -56,12 +56,12 @@ def test_static_figure_is_clean(study_with_predictions):
 def test_widget_filters_and_shows_an_utterance(study_with_predictions):
     st, test = study_with_predictions
     box = explore.explore(st, interactive=True)
-    assert len(box.utterance.options) == len(test)
+    assert len(box.utterance.options) == len(test) and box.utterance.value == test[0]  # shown at once
     wrong = [uid for uid in test if st.table.set_index("id").at[uid, "label"] != st.classes[0]]
     controls = {c.description: c for row in box.children[:2] for c in row.children}
     controls["judged by"].value = "audio"
     controls["outcome"].value = "wrong"
-    assert [v for _, v in box.utterance.options] == wrong
+    assert [v for _, v in box.utterance.options] == wrong and box.utterance.value == wrong[0]
     controls["class"].value = st.classes[0]
     assert box.utterance.options == ()  # audio is never wrong on its own class
     controls["class"].value = "any"
