@@ -62,7 +62,8 @@ def cmd_features(args) -> None:
     cfg = _config(args)
     table = prepare_corpus(cfg, progress=not args.quiet)
     rows = table if args.all_rows else labelled(table)
-    feats = extract_features(rows, cfg, cache_dir=paths.resolve(args.cache_dir or f"{cfg.data.data_dir}/cache", "--cache-dir"),
+    cache_dir = paths.resolve(args.cache_dir or f"{cfg.data.data_dir}/cache", "--cache-dir")
+    feats = extract_features(rows, cfg, cache_dir=cache_dir,
                              on_error=args.on_error, progress=not args.quiet, workers=args.workers)
     print(json.dumps({"utterances": len(rows), "stats": feats.stats, "skipped": feats.skipped}, indent=2))
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.legend import Legend
 from matplotlib.text import Text
-from matplotlib.transforms import Bbox, BboxBase
+from matplotlib.transforms import BboxBase
 
 TOLERANCE = 0.5  # pixels: boxes that only touch do not count
 
