@@ -2,13 +2,15 @@
 #   make test     unit tests + end-to-end papermill runs of the quick study
 #   make study    the whole study on the default synthetic profile -> results/default/, README's results block
 #   make bench    benchmarks (ratios against in-run baselines)
+#   make lab-check  the notebooks in JupyterLab in headless Chromium on the quick profile (not in test/CI;
+#                   needs `apt-get install chromium`); screenshots in results/lab-check/
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-8)
 PROFILE ?= default
 
-.PHONY: setup test study bench clean-results
+.PHONY: setup test study bench lab-check clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,3 +30,6 @@ study: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lab-check: $(STAMP)
+	$(BIN)/python .ci/lab_check.py --profile quick

@@ -32,6 +32,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _config(args):
+    from mmlib import paths
     from mmlib.config import load_config
 
     overrides = _overrides(args.override)
@@ -41,7 +42,10 @@ def _config(args):
         overrides["data.data_dir"] = args.data_dir
     if getattr(args, "ray_address", None):
         overrides["run.ray_address"] = args.ray_address
-    return load_config(args.profile, overrides)
+    cfg = load_config(args.profile, overrides)
+    # relative folders are taken from the repository root, whichever directory the command runs in
+    root = None if cfg.data.root is None else str(paths.resolve(cfg.data.root, "--data-root", may_leave=True))
+    return cfg.with_overrides({"data.data_dir": str(paths.resolve(cfg.data.data_dir, "--data-dir")), "data.root": root})
 
 
 def cmd_synth(args) -> None:
@@ -55,13 +59,15 @@ def cmd_synth(args) -> None:
 
 
 def cmd_features(args) -> None:
+    from mmlib import paths
     from mmlib.data.corpus import labelled, prepare_corpus
     from mmlib.data.features import extract_features
 
     cfg = _config(args)
     table = prepare_corpus(cfg, progress=not args.quiet)
     rows = table if args.all_rows else labelled(table)
-    feats = extract_features(rows, cfg, cache_dir=args.cache_dir or f"{cfg.data.data_dir}/cache",
+    cache_dir = paths.resolve(args.cache_dir or f"{cfg.data.data_dir}/cache", "--cache-dir")
+    feats = extract_features(rows, cfg, cache_dir=cache_dir,
                              on_error=args.on_error, progress=not args.quiet, workers=args.workers)
     print(json.dumps({"utterances": len(rows), "stats": feats.stats, "skipped": feats.skipped}, indent=2))
 

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mmlib import grid as _grid
-from mmlib import metrics
+from mmlib import metrics, paths
 from mmlib.config import StudyConfig, load_config
 from mmlib.data.corpus import class_names, labelled, prepare_corpus
 from mmlib.data.dataset import collate
@@ -60,6 +60,7 @@ def open_study(profile: str = "default", data_root: str | None = None, data_dir:
                folds: list[int] | None = None, seeds: list[int] | None = None, retrain: bool = False,
                progress: bool = True) -> Study:
     """Build the config from primitives, load (or generate) the corpus, extract features, make folds."""
+    data_root, data_dir, results_dir = paths.study_paths(data_root, data_dir, results_dir)  # from the repo root
     over = dict(overrides or {})
     if data_root:
         over["data.root"] = data_root

@@ -2,71 +2,210 @@
 
     from mmlib import plots
     fig = plots.class_balance(table)
-    plots.save(fig, "class_balance", "results/default/figures")
+    plots.save(fig, "class_balance", "results/default/figures")   # returns None: a notebook shows the figure
+    plots.model_palette(["video", "matchmap[train.similarity=SISA]", "audio"])  # name -> colour, fixed per model
 
 Figure functions take tables (the utterance table, predictions, metrics) and return a Figure;
 they compute nothing the library does not already provide, except what a plot needs to draw.
+
+The style: DejaVu Sans (shipped with matplotlib, so a fresh machine draws and embeds the same
+font; PDFs embed it as TrueType), 7-8 pt text at print size, widths of one column (`COLUMN`,
+3.5 in) or two columns (`PAGE`, 7.16 in) of a paper, legends outside the axes, constrained layout.
+Models keep one colour and one place in every figure (Okabe & Ito's colour-blind-safe palette, in
+`MODEL_ORDER`); a variant (`matchmap[train.similarity=SISA]`, `concat (train-only norm)`) takes a
+lighter or darker shade of its base model's colour and sits right after it.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
+import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-PALETTE = {"audio": "#4C72B0", "video": "#DD8452", "concat": "#55A868", "matchmap": "#C44E52",
-           "matchmap_attn": "#8172B3"}
+COLUMN = 3.5  # inches: one column of a two-column paper (IEEE, ACM, ICPRS)
+PAGE = 7.16  # inches: the full text width of a two-column paper
+
+MODEL_ORDER = ("audio", "video", "concat", "matchmap", "matchmap_attn")
+PALETTE = {"audio": "#0072B2", "video": "#E69F00", "concat": "#009E73", "matchmap": "#D55E00",
+           "matchmap_attn": "#CC79A7"}  # Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple
+OTHER_COLORS = ("#56B4E9", "#000000", "#F0E442", "#777777")  # the rest of Okabe & Ito, for unknown model families
+SHADES = (0.45, -0.35, 0.7, -0.55, 0.25, -0.2)  # variants: >0 mixes toward white, <0 toward black
 CLASS_ORDER = ["neu", "hap", "sad", "ang", "exc", "fru", "cal", "fea", "dis", "sur"]
+CLASS_PALETTE = {"neu": "#8C8C8C", "hap": "#DDAA33", "sad": "#004488", "ang": "#BB5566", "exc": "#999933",
+                 "fru": "#882255", "cal": "#44AA99", "fea": "#AA4499", "dis": "#117733", "sur": "#88CCEE"}  # Tol
+
+STYLE = {
+    "font.family": "DejaVu Sans", "mathtext.fontset": "dejavusans", "font.size": 8, "axes.titlesize": 8,
+    "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7,
+    "legend.title_fontsize": 7, "figure.titlesize": 9, "axes.titleweight": "bold", "figure.titleweight": "bold",
+    "axes.spines.top": False, "axes.spines.right": False, "axes.edgecolor": "#333333", "axes.linewidth": 0.7,
+    "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#E3E3E3", "grid.linewidth": 0.6, "axes.axisbelow": True,
+    "xtick.major.width": 0.7, "ytick.major.width": 0.7, "xtick.major.size": 3, "ytick.major.size": 3,
+    "legend.frameon": False, "legend.borderaxespad": 0.0, "lines.linewidth": 1.3, "patch.linewidth": 0.5,
+    "figure.dpi": 150, "savefig.dpi": 300, "savefig.bbox": "tight", "savefig.pad_inches": 0.02,
+    "figure.facecolor": "white", "savefig.facecolor": "white", "image.interpolation": "nearest",
+    "pdf.fonttype": 42, "ps.fonttype": 42,  # embed TrueType fonts, not Type 3
+}
 
 
 def use_style() -> None:
-    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight",
-                         "axes.titleweight": "bold", "pdf.fonttype": 42})
+    """Apply the study's figure style (done on import)."""
+    plt.rcParams.update(STYLE)
 
 
 use_style()
 
 
-def save(fig: plt.Figure, name: str, out_dir: str | Path) -> Path:
-    """Write `name`.png and `name`.pdf into out_dir; returns the PNG path."""
+def save(fig: plt.Figure, name: str, out_dir: str | Path) -> None:
+    """Write `name`.png and `name`.pdf into out_dir. Returns None, so a notebook cell ending in
+    `plots.save(...)` shows the figure and no path (the files are out_dir/name.png and .pdf)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.png")
-    fig.savefig(out / f"{name}.pdf")
-    return out / f"{name}.png"
+    fig.savefig(out / f"{name}.pdf", metadata={"CreationDate": None})
+
+
+# ------------------------------------------------------------------ model colours and order
+
+def base_model(name: str) -> str | None:
+    """The known model a name derives from ('matchmap[train.similarity=SISA]' -> 'matchmap'), or None."""
+    for base in sorted(PALETTE, key=len, reverse=True):
+        if name == base or (name.startswith(base) and not (name[len(base):][:1].isalnum() or
+                                                           name[len(base):][:1] == "_")):
+            return base
+    return None
+
+
+def model_order(names) -> list[str]:
+    """Unique names in the study's order: audio, video, concat, matchmap, matchmap_attn, each base
+    model followed by its variants (in the order given), then unknown families."""
+    names = list(dict.fromkeys(names))
+
+    def key(item):
+        pos, name = item
+        base = base_model(name)
+        family = MODEL_ORDER.index(base) if base else len(MODEL_ORDER)
+        return family, name != base, pos
+
+    return [n for _, n in sorted(enumerate(names), key=key)]
+
+
+def _mix(color: str, amount: float) -> str:
+    rgb = np.array(mcolors.to_rgb(color))
+    target = 1.0 if amount > 0 else 0.0
+    return mcolors.to_hex(rgb + (target - rgb) * abs(amount))
+
+
+def model_palette(names) -> dict[str, str]:
+    """name -> colour. A base model always gets its own colour; a variant a shade of its base chosen
+    from its name (so it keeps its shade in every figure), moved on only if another variant in the
+    same figure already has it."""
+    out: dict[str, str] = {}
+    used: dict[str, set] = {}
+    unknown = 0
+    for name in model_order(names):
+        base = base_model(name)
+        if base is None:
+            out[name] = OTHER_COLORS[min(unknown, len(OTHER_COLORS) - 1)]
+            unknown += 1
+        elif name == base:
+            out[name] = PALETTE[base]
+        else:
+            taken = used.setdefault(base, set())
+            k = zlib.crc32(name.encode()) % len(SHADES)
+            for step in range(len(SHADES)):
+                if (k + step) % len(SHADES) not in taken:
+                    k = (k + step) % len(SHADES)
+                    break
+            taken.add(k)
+            out[name] = _mix(PALETTE[base], SHADES[k])
+    return out
 
 
 def _color(model: str) -> str:
-    return PALETTE.get(model.split("[")[0], "#777777")
+    return model_palette([model])[model]
+
+
+def class_palette(classes) -> dict[str, str]:
+    return {c: CLASS_PALETTE.get(c, OTHER_COLORS[i % len(OTHER_COLORS)]) for i, c in enumerate(classes)}
+
+
+def _classes(labels) -> list[str]:
+    present = set(labels)
+    return [c for c in CLASS_ORDER if c in present] + sorted(present - set(CLASS_ORDER))
+
+
+# ------------------------------------------------------------------ legends outside the data
+
+def _legend_right(ax: plt.Axes, title: str | None = None) -> None:
+    """Move the axes' legend (seaborn's or matplotlib's) to the right of the axes, outside the data."""
+    handles, labels = _handles(ax)
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    if handles:
+        ax.legend(handles, labels, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+
+def _figure_legend(fig: plt.Figure, axes, title: str | None = None) -> None:
+    """One legend for several panels, right of them all; removes the panels' own legends."""
+    handles, labels = [], []
+    for ax in axes:
+        h, lab = _handles(ax)
+        for hh, ll in zip(h, lab):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, title=title, loc="outside right upper")
+
+
+def _handles(ax: plt.Axes):
+    leg = ax.get_legend()
+    if leg is not None:
+        return list(leg.legend_handles), [t.get_text() for t in leg.get_texts()]
+    return ax.get_legend_handles_labels()
 
 
 # ------------------------------------------------------------------ 01 data exploration
 
 def class_balance(corpus: pd.DataFrame) -> plt.Figure:
     """Raw emotion codes overall, and study labels per session and speaker."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.3]})
-    counts = corpus["emotion"].value_counts()
-    axes[0].bar(counts.index, counts.values, color="#8C8C8C")
-    axes[0].set(title="Raw emotion codes", ylabel="utterances")
     lab = corpus[corpus["label"].notna()]
-    order = [c for c in CLASS_ORDER if c in set(lab["label"])]
-    sns.countplot(data=lab, x="speaker", hue="label", hue_order=order, ax=axes[1])
-    axes[1].set(title="Study labels per speaker", xlabel="")
-    axes[1].tick_params(axis="x", rotation=60)
-    fig.tight_layout()
+    speakers = sorted(lab["speaker"].unique())
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE, 2.5), layout="constrained",
+                             gridspec_kw={"width_ratios": [1, 2.2]})
+    counts = corpus["emotion"].value_counts()
+    axes[0].bar(counts.index, counts.values, color="#8C8C8C", width=0.7)
+    axes[0].set(title="Raw emotion codes", ylabel="utterances")
+    axes[0].tick_params(axis="x", rotation=90)
+    order = _classes(lab["label"])
+    sns.countplot(data=lab, x="speaker", hue="label", hue_order=order, order=speakers, ax=axes[1],
+                  palette=class_palette(order), width=0.8, saturation=1)
+    axes[1].set(title="Study labels per speaker", xlabel="", ylabel="utterances")
+    if len(speakers) > 30:  # e.g. CREMA-D's 91 actors: names would overlap; the bars still show the balance
+        axes[1].set_xticks([])
+        axes[1].set_xlabel(f"{len(speakers)} speakers")
+    else:
+        axes[1].tick_params(axis="x", rotation=90)
+    _legend_right(axes[1], "label")
     return fig
 
 
 def durations(corpus: pd.DataFrame) -> plt.Figure:
     lab = corpus[corpus["label"].notna()].assign(duration=lambda d: d["end"] - d["start"])
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    order = _classes(lab["label"])
+    fig, ax = plt.subplots(figsize=(COLUMN, 2.2), layout="constrained")
     sns.histplot(data=lab, x="duration", hue="label", element="step", stat="density", common_norm=False, ax=ax,
-                 hue_order=[c for c in CLASS_ORDER if c in set(lab["label"])])
+                 hue_order=order, palette=class_palette(order), fill=False, linewidth=1.2)
     ax.set(title="Utterance durations", xlabel="seconds")
+    _legend_right(ax, "label")
     return fig
 
 
@@ -74,34 +213,40 @@ def vad_by_class(corpus: pd.DataFrame) -> plt.Figure:
     lab = corpus[corpus["label"].notna()]
     long = lab.melt(id_vars="label", value_vars=["valence", "arousal", "dominance"], var_name="dimension")
     long = long.dropna(subset=["value"])
-    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    fig, ax = plt.subplots(figsize=(COLUMN, 2.2), layout="constrained")
     if long.empty:  # RAVDESS, CREMA-D: no dimensional annotation
-        ax.text(0.5, 0.5, "this corpus has no valence / arousal / dominance annotation", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(0.5, 0.5, "this corpus has no valence / arousal /\ndominance annotation", ha="center",
+                va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
-    sns.boxplot(data=long, x="dimension", y="value", hue="label", ax=ax, fliersize=1,
-                hue_order=[c for c in CLASS_ORDER if c in set(lab["label"])])
-    ax.set(title="Annotated valence / arousal / dominance by class", xlabel="")
+    order = _classes(lab["label"])
+    sns.boxplot(data=long, x="dimension", y="value", hue="label", ax=ax, fliersize=1, linewidth=0.6,
+                hue_order=order, palette=class_palette(order), saturation=1)
+    ax.set(title="Annotated V / A / D by class", xlabel="", ylabel="rating")
+    _legend_right(ax, "label")
     return fig
 
 
-def examples(spectrograms: dict[str, np.ndarray], clips: dict[str, np.ndarray]) -> plt.Figure:
-    """One log-mel (channel 0) and the frames of one clip per class (dicts keyed by class)."""
-    classes = list(spectrograms)
-    n_frames = min(len(c) for c in clips.values())
-    fig, axes = plt.subplots(len(classes), 1 + n_frames, figsize=(2.2 + 1.1 * n_frames, 1.5 * len(classes)),
-                             gridspec_kw={"width_ratios": [4] + [1] * n_frames}, squeeze=False)
-    for r, cls in enumerate(classes):
-        axes[r, 0].imshow(spectrograms[cls][0], origin="lower", aspect="auto", cmap="magma")
-        axes[r, 0].set_ylabel(cls, rotation=0, labelpad=18, fontweight="bold")
+def examples(spectrograms: dict[str, np.ndarray], clips: dict[str, np.ndarray], max_frames: int = 8) -> plt.Figure:
+    """One log-mel (channel 0) and up to max_frames face frames of one clip per class (dicts keyed by
+    class, e.g. 'neu (Ses01F_impro01_F000)')."""
+    names = list(spectrograms)
+    n_frames = min(max_frames, min(len(c) for c in clips.values()))
+    fig, axes = plt.subplots(len(names), 1 + n_frames, figsize=(PAGE, 0.2 + 0.85 * len(names)), squeeze=False,
+                             layout="constrained", gridspec_kw={"width_ratios": [5] + [1] * n_frames})
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.01, hspace=0.02)
+    for r, name in enumerate(names):
+        axes[r, 0].imshow(spectrograms[name][0], origin="lower", aspect="auto", cmap="magma")
+        cls, _, uid = name.partition(" (")
+        axes[r, 0].set_ylabel(f"{cls}\n{uid.rstrip(')')}" if uid else cls, rotation=0, ha="right", va="center",
+                              fontsize=7)
         axes[r, 0].set_xticks([]), axes[r, 0].set_yticks([])
-        for k in range(n_frames):
-            axes[r, 1 + k].imshow(clips[cls][k])
-            axes[r, 1 + k].axis("off")
-    axes[0, 0].set_title("log-mel")
-    fig.suptitle("One utterance per class: spectrogram and face frames", y=1.02)
-    fig.tight_layout()
+        clip = clips[name]
+        for k, t in enumerate(np.linspace(0, len(clip) - 1, n_frames).round().astype(int)):
+            axes[r, 1 + k].imshow(clip[t])
+            axes[r, 1 + k].set_axis_off()
+    axes[0, 0].set_title("log-mel (time →)")
+    axes[0, 1 + n_frames // 2].set_title("face frames, evenly sampled")
     return fig
 
 
@@ -112,12 +257,12 @@ def av_sync(wave: np.ndarray, sr: int, frames: np.ndarray, fps: float, title: st
     mouth = mouth_opening(frames)
     n = min(len(rms), len(mouth))
     t = np.arange(n) / fps
-    fig, ax = plt.subplots(figsize=(8, 2.8))
+    fig, ax = plt.subplots(figsize=(PAGE, 1.9), layout="constrained")
     ax.plot(t, rms[:n] / rms[:n].max(), label="audio RMS", color=PALETTE["audio"])
     ax.plot(t, mouth[:n] / max(mouth[:n].max(), 1e-9), label="mouth opening", color=PALETTE["video"])
     r = np.corrcoef(rms[:n], mouth[:n])[0, 1] if n > 2 else np.nan
-    ax.set(xlabel="seconds", ylabel="normalized", title=f"{title}  (r = {r:.2f})")
-    ax.legend(loc="upper right")
+    ax.set(xlabel="seconds", ylabel="normalized", title=f"{title}  (r = {r:.2f})".strip())
+    _legend_right(ax)
     return fig
 
 
@@ -131,106 +276,159 @@ def mouth_opening(frames: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ 02/03 results
 
 def fold_scores(per_fold: pd.DataFrame, metric_names=("WA", "UA"), title: str = "") -> plt.Figure:
-    """Bars of each model's WA and UA per fold, with the mean over folds as a line."""
-    fig, axes = plt.subplots(1, len(metric_names), figsize=(5.5 * len(metric_names), 3.4), squeeze=False)
+    """Bars of each model's WA and UA per fold (mean over seeds)."""
+    models = model_order(per_fold["model"])
+    fig, axes = plt.subplots(1, len(metric_names), figsize=(PAGE, 2.3), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, m in zip(axes[0], metric_names):
-        sns.barplot(data=per_fold, x="fold", y=m, hue="model", ax=ax, errorbar=None,
-                    palette={k: _color(k) for k in per_fold["model"].unique()})
-        ax.set(ylim=(0, 1), title=m)
-    fig.suptitle(title)
-    fig.tight_layout()
+        sns.barplot(data=per_fold, x="fold", y=m, hue="model", hue_order=models, ax=ax, errorbar=None,
+                    palette=model_palette(models), saturation=1)
+        ax.set(ylim=(0, 1), title=m, ylabel="score" if ax is axes[0, 0] else "")
+    _figure_legend(fig, axes[0], "model")
+    if title:
+        fig.suptitle(title)
     return fig
 
 
 def model_comparison(per_fold: pd.DataFrame, metric: str = "UA", chance: float | None = None,
                      title: str = "") -> plt.Figure:
     """Mean +- std over folds x seeds of each model, with every run as a dot."""
-    order = list(dict.fromkeys(per_fold["model"]))
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(order), 3.6))
-    sns.barplot(data=per_fold, x="model", y=metric, order=order, errorbar="sd", ax=ax, capsize=0.15,
-                palette={k: _color(k) for k in order}, hue="model", legend=False)
-    sns.stripplot(data=per_fold, x="model", y=metric, order=order, color="black", size=3, ax=ax)
+    order = model_order(per_fold["model"])
+    fig, ax = plt.subplots(figsize=(min(PAGE, 1.3 + 0.5 * len(order)), 2.5), layout="constrained")
+    sns.barplot(data=per_fold, x="model", y=metric, order=order, errorbar="sd", ax=ax, capsize=0.2,
+                palette=model_palette(order), hue="model", hue_order=order, legend=False, width=0.7, saturation=1,
+                err_kws={"linewidth": 0.9})
+    sns.stripplot(data=per_fold, x="model", y=metric, order=order, color="black", size=2.5, ax=ax, jitter=0.15)
     if chance is not None:
-        ax.axhline(chance, ls="--", color="gray", lw=1)
-        ax.text(len(order) - 0.5, chance, "chance", va="bottom", ha="right", color="gray", fontsize=8)
-    ax.set(ylim=(0, 1), xlabel="", title=title or f"{metric} per model (mean +- std over folds and seeds)")
-    ax.tick_params(axis="x", rotation=20)
+        ax.axhline(chance, ls="--", color="gray", lw=0.9)
+        ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                    textcoords="offset points", va="center", ha="left", color="gray", fontsize=7)
+    ax.set(ylim=(0, 1), xlabel="", title=title or f"{metric} per model")
+    ax.set_xticks(range(len(order)), order, rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_ylabel(f"{metric} (mean ± sd)")
     return fig
 
 
 def ablation(per_fold: pd.DataFrame, metric: str = "UA") -> plt.Figure:
     """Ablation runs (model names like matchmap[train.similarity=SISA]) as grouped points."""
     df = per_fold.copy()
-    df["setting"] = df["model"].str.extract(r"\[(.*)\]")[0].fillna("profile default")
-    fig, ax = plt.subplots(figsize=(1.5 + 0.9 * df["setting"].nunique(), 3.6))
-    sns.pointplot(data=df, x="setting", y=metric, errorbar="sd", ax=ax, color=PALETTE["matchmap"], capsize=0.1)
-    ax.set(xlabel="", title=f"Matchmap ablation ({metric}, mean +- std over folds)")
-    ax.tick_params(axis="x", rotation=30)
+    df["setting"] = df["model"].str.extract(r"\[(.*)\]")[0].fillna("profile default").str.replace("train.", "")
+    n = df["setting"].nunique()
+    base = base_model(str(df["model"].iloc[0])) or "matchmap"
+    fig, ax = plt.subplots(figsize=(min(PAGE, 1.2 + 0.45 * n), 2.5), layout="constrained")
+    sns.pointplot(data=df, x="setting", y=metric, errorbar="sd", ax=ax, color=PALETTE.get(base, OTHER_COLORS[0]),
+                  capsize=0.15, linestyle="none", markersize=4, err_kws={"linewidth": 1.0})
+    ax.set(xlabel="", ylabel=f"{metric} (mean ± sd)", title=f"{base} ablation")
+    ax.set_xticks(range(n), [t.get_text() for t in ax.get_xticklabels()], rotation=30, ha="right",
+                  rotation_mode="anchor")
     return fig
 
 
 def robustness(rob: pd.DataFrame, metric: str = "UA") -> plt.Figure:
     """Accuracy against the degradation level of one modality, one line per model, one panel per knob."""
     knobs = list(dict.fromkeys(rob["knob"]))
-    fig, axes = plt.subplots(1, len(knobs), figsize=(5 * len(knobs), 3.6), squeeze=False)
+    models = model_order(rob["model"])
+    fig, axes = plt.subplots(1, len(knobs), figsize=(PAGE, 2.4), squeeze=False, sharey=True, layout="constrained")
     for ax, knob in zip(axes[0], knobs):
         d = rob[rob["knob"] == knob].copy()
         d["level"] = ["clean" if pd.isna(x) else f"{x:g}" for x in d["level"]]  # None = no degradation
         levels = list(dict.fromkeys(d["level"]))
-        sns.pointplot(data=d, x="level", y=metric, hue="model", order=levels, errorbar="sd", ax=ax, dodge=0.2,
-                      palette={k: _color(k) for k in d["model"].unique()})
-        ax.set(title=knob, xlabel="degradation level (left = clean)", ylim=(0, 1))
-    fig.tight_layout()
+        sns.pointplot(data=d, x="level", y=metric, hue="model", hue_order=[m for m in models if m in set(d["model"])],
+                      order=levels, errorbar="sd", ax=ax, dodge=0.3, palette=model_palette(models), markersize=3,
+                      linewidth=1.1, err_kws={"linewidth": 0.8})
+        ax.set(title=knob, xlabel="degradation level (left = clean)", ylim=(0, 1),
+               ylabel=metric if ax is axes[0, 0] else "")
+    _figure_legend(fig, axes[0], "model")
     return fig
 
 
-def matchmap_heatmaps(items: list[dict]) -> plt.Figure:
-    """Per utterance: the matchmap (video position x audio frame), the spectrogram, and frames.
+def _grid(P: int, item: dict) -> tuple[int, int, int]:
+    """(t, h, w) of the P video positions: item['grid'] when given, else a square face grid."""
+    if "grid" in item:
+        return tuple(item["grid"])
+    g = int(round(np.sqrt(P)))
+    if g * g != P:
+        raise ValueError(f"matchmap has {P} video positions, not a square grid: pass item['grid'] = (t, h, w)")
+    return 1, g, g
 
-    items: dicts with 'title', 'M' (P, T_a), 'spec' (n_mels, T), 'frames' (T_v, H, W, 3).
+
+def matchmap_heatmaps(items: list[dict]) -> plt.Figure:
+    """Per utterance: the log-mel and, on the same time axis, the matchmap (every video cell x audio
+    frame); right, the map averaged over audio frames drawn as the face grid over the middle frame.
+
+    items: dicts with 'title', 'M' (P, T_a) rows in face-grid order (row-major h x w, per time step when
+    the video keeps time), 'spec' (n_mels, T), 'frames' (T_v, H, W, 3); optional 'hop_s' (seconds per
+    spectrogram frame, default 0.01) and 'grid' (t, h, w). The T_a valid audio steps span the spectrogram.
     """
-    n = len(items)
-    fig, axes = plt.subplots(n, 3, figsize=(12, 2.6 * n), gridspec_kw={"width_ratios": [1.2, 1.6, 1.6]},
-                             squeeze=False)
-    for r, it in enumerate(items):
-        im = axes[r, 0].imshow(it["M"], aspect="auto", cmap="RdBu_r", vmin=-np.abs(it["M"]).max(),
-                               vmax=np.abs(it["M"]).max())
-        axes[r, 0].set(xlabel="audio frame", ylabel="video position", title=it["title"])
-        fig.colorbar(im, ax=axes[r, 0], fraction=0.05)
-        axes[r, 1].imshow(it["spec"], origin="lower", aspect="auto", cmap="magma")
-        axes[r, 1].set(title="log-mel", xticks=[], yticks=[])
-        axes[r, 2].imshow(np.concatenate(list(it["frames"]), axis=1))
-        axes[r, 2].set(title="face frames", xticks=[], yticks=[])
-    fig.tight_layout()
+    lim = max(float(np.abs(it["M"]).max()) for it in items) or 1.0
+    norm = mcolors.TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
+    fig = plt.figure(figsize=(PAGE, 0.3 + 2.0 * len(items)), layout="constrained")
+    subs = fig.subfigures(len(items), 1, squeeze=False)[:, 0]
+    for sub, it in zip(subs, items):
+        M, spec, frames = np.asarray(it["M"]), np.asarray(it["spec"]), np.asarray(it["frames"])
+        t_grid, h, w = _grid(M.shape[0], it)
+        dur = spec.shape[-1] * it.get("hop_s", 0.01)
+        ax = sub.subplot_mosaic([["spec", "face"], ["map", "face"]], width_ratios=[3.2, 1],
+                                height_ratios=[1, 1.3], sharex=False)
+        ax["spec"].imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, dur, 0, spec.shape[0]))
+        ax["spec"].set(ylabel="log-mel", xticks=[], yticks=[], xlim=(0, dur))
+        ax["spec"].grid(False)
+        im = ax["map"].imshow(M, aspect="auto", cmap="RdBu_r", norm=norm, interpolation="nearest",
+                              extent=(0, dur, M.shape[0], 0))
+        for row in range(1, t_grid * h):
+            ax["map"].axhline(row * w, color="white", lw=0.4)
+        ax["map"].set_yticks(np.arange(t_grid * h) * w + w / 2, [str(r % h + 1) for r in range(t_grid * h)]
+                             if t_grid * h <= 8 else [""] * (t_grid * h))
+        ax["map"].set(xlim=(0, dur), xlabel="time (s)", ylabel="face row")
+        ax["map"].grid(False)
+        face = frames[len(frames) // 2].mean(axis=-1)
+        H, W = face.shape
+        pooled = M.mean(axis=1).reshape(t_grid, h, w).mean(axis=0)  # mean over audio (and video time)
+        ax["face"].imshow(face, cmap="gray", extent=(0, W, H, 0))
+        ax["face"].imshow(pooled, cmap="RdBu_r", norm=norm, alpha=0.55, extent=(0, W, H, 0), interpolation="nearest")
+        for k in range(1, h):
+            ax["face"].axhline(k * H / h, color="white", lw=0.4)
+        for k in range(1, w):
+            ax["face"].axvline(k * W / w, color="white", lw=0.4)
+        ax["face"].set(xticks=[], yticks=[], title=f"{h}×{w} face cells\nmean over audio")
+        ax["face"].grid(False)
+        sub.colorbar(im, ax=[ax["map"], ax["face"]], shrink=0.9, aspect=15, label="similarity", pad=0.02)
+        sub.align_ylabels([ax["spec"], ax["map"]])
+        sub.suptitle(str(it["title"]).replace("\n", " · "), x=0.01, ha="left", fontsize=8)
     return fig
 
 
 # ------------------------------------------------------------------ 04 confusion
 
 def confusions(matrices: dict[str, pd.DataFrame], normalized: bool) -> plt.Figure:
-    n = len(matrices)
+    names = model_order(matrices)
+    n = len(names)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.7 * rows), squeeze=False)
-    for ax, (name, cm) in zip(axes.flat, matrices.items()):
-        sns.heatmap(cm, annot=True, fmt=".2f" if normalized else "d", cmap="Blues", cbar=False, ax=ax,
-                    vmin=0, vmax=1 if normalized else None, square=True)
-        ax.set(title=name)
+    k = max(len(cm) for cm in matrices.values())
+    fig, axes = plt.subplots(rows, cols, figsize=(PAGE, 0.4 + 2.3 * rows), squeeze=False, layout="constrained")
+    for ax, name in zip(axes.flat, names):
+        sns.heatmap(matrices[name], annot=True, fmt=".2f" if normalized else "d", cmap="Blues", cbar=False, ax=ax,
+                    vmin=0, vmax=1 if normalized else None, square=True, annot_kws={"fontsize": 7 if k <= 5 else 5})
+        ax.set_title(name)
+        ax.set(xlabel="predicted", ylabel="true")
+        ax.tick_params(axis="y", rotation=0)
     for ax in list(axes.flat)[n:]:
-        ax.axis("off")
+        ax.set_axis_off()
     fig.suptitle("Confusion matrices" + (" (row-normalized: recall on the diagonal)" if normalized else " (counts)"))
-    fig.tight_layout()
     return fig
 
 
 def per_class_recall(per_fold: pd.DataFrame, classes: list[str]) -> plt.Figure:
+    models = model_order(per_fold["model"])
     long = per_fold.melt(id_vars=["model"], value_vars=[f"recall_{c}" for c in classes], var_name="class",
                          value_name="recall")
     long["class"] = long["class"].str.removeprefix("recall_")
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    sns.barplot(data=long, x="class", y="recall", hue="model", errorbar="sd", ax=ax, capsize=0.05,
-                palette={k: _color(k) for k in long["model"].unique()})
-    ax.set(ylim=(0, 1), title="Per-class recall (mean +- std over folds and seeds)")
+    fig, ax = plt.subplots(figsize=(PAGE, 2.4), layout="constrained")
+    sns.barplot(data=long, x="class", y="recall", hue="model", hue_order=models, errorbar="sd", ax=ax, capsize=0.1,
+                palette=model_palette(models), err_kws={"linewidth": 0.8}, saturation=1)
+    ax.set(ylim=(0, 1), title="Per-class recall (mean ± sd over folds and seeds)")
+    _legend_right(ax, "model")
     return fig
 
 

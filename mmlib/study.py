@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmlib import provenance
+from mmlib import paths, provenance
 from mmlib.config import StudyConfig
 
 NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis",
@@ -86,6 +86,28 @@ class _ConsoleProgress(threading.Thread):
                   f"({p['last']} {'trained' if p['trained'] else 'reused'})", flush=True)
 
 
+def scrub_notebook(path: Path, final: Path | None = None) -> None:
+    """Rewrite an executed notebook so its text outputs and papermill metadata name the repository `<repo>`
+    (or a path relative to it), not this machine's path; `final`: where the notebook will end up."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    pm_meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):  # papermill records where it read and wrote
+        if pm_meta.get(key):
+            pm_meta[key] = paths.portable(final if key == "output_path" and final else pm_meta[key])
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = paths.scrub(out["text"])
+            for key in ("text/plain", "text/html", "text/markdown"):
+                if key in out.get("data", {}):
+                    out["data"][key] = paths.scrub(out["data"][key])
+            if "traceback" in out:
+                out["traceback"] = [paths.scrub(line) for line in out["traceback"]]
+    nbformat.write(nb, path)
+
+
 def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | Path = "results",
               overrides: dict[str, Any] | None = None, data_root: str | None = None, retrain: bool = False,
               progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS) -> Path:
@@ -100,13 +122,16 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     from mmlib.data.features import extract_features
 
     run_name = run_name or cfg.profile
-    results = Path(results_dir).resolve()
+    results = paths.resolve(results_dir, "results_dir")  # relative: from the repository root, not the cwd
     final = results / run_name
     tmp = results / f".tmp-{run_name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    data_dir = str(Path(cfg.data.data_dir).resolve())
-    data_dir_param = os.path.relpath(data_dir, notebooks_dir())
+    data_dir = str(paths.resolve(cfg.data.data_dir, "data.data_dir"))
+    data_root = data_root or cfg.data.root
+    data_root = None if data_root is None else str(paths.resolve(data_root, "data_root", may_leave=True))
+    cfg = cfg.with_overrides({"data.data_dir": data_dir, "data.root": data_root})
+    print(f"[study] data in {paths.shown(data_dir)}, results in {paths.shown(final)}", flush=True)
     t_start = time.time()
 
     # corpus and features first, with their own progress bars (the notebooks then hit the cache)
@@ -116,9 +141,9 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
 
     params = {
         "profile": cfg.profile,
-        "data_root": data_root or cfg.data.root,
-        "data_dir": data_dir_param,
-        "results_dir": os.path.relpath(tmp, notebooks_dir()),  # notebooks run in notebooks/
+        "data_root": data_root,
+        "data_dir": paths.portable(data_dir),  # notebooks take relative paths from the repository root
+        "results_dir": paths.portable(tmp),
         "overrides": {k: list(v) if isinstance(v, tuple) else v  # papermill writes tuples as strings
                       for k, v in (overrides or {}).items() if k not in ("data.root", "data.data_dir")},
         "retrain": retrain,
@@ -139,6 +164,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
             try:
                 pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
                                     progress_bar=progress, kernel_name="python3", log_output=False)
+                scrub_notebook(tmp / f"{name}.ipynb", final / f"{name}.ipynb")
             except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
                 failed = results / f"{run_name}.failed"
                 shutil.rmtree(failed, ignore_errors=True)
@@ -165,7 +191,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "git": git_state(Path(__file__).resolve().parent.parent),
         "source_hash": provenance.study_source_hash(),
         "config": cfg.to_dict(),
-        "parameters": params | {"results_dir": os.path.relpath(final, notebooks_dir())},
+        "parameters": params | {"results_dir": paths.portable(final)},
         "seeds": list(cfg.seeds),
         "folds": list(cfg.folds) if cfg.folds else "all",
         "normalization": NORMALIZATION[cfg.data.speaker_norm],
@@ -181,14 +207,15 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (tmp / "checkpoints.jsonl").unlink(missing_ok=True)
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    manifest["config"]["data"]["data_dir"] = paths.portable(data_dir)
+    (tmp / "manifest.json").write_text(paths.scrub(json.dumps(manifest, indent=2, default=str)))
     old = results / f".old-{run_name}-{os.getpid()}"
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(results / f"{run_name}.failed", ignore_errors=True)
-    print(f"[study] done in {manifest['wall_seconds']['total']} s -> {final}", flush=True)
+    print(f"[study] done in {manifest['wall_seconds']['total']} s -> {paths.shown(final)}", flush=True)
     return final
 
 

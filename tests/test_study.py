@@ -26,7 +26,8 @@ def test_quick_study_end_to_end(tmp_path):
     run = run_study(cfg, run_name="quick", results_dir=tmp_path / "results", progress=False)
     assert run == (tmp_path / "results" / "quick").resolve()
     for name in NOTEBOOKS:
-        assert (run / f"{name}.ipynb").exists()
+        text = (run / f"{name}.ipynb").read_text()
+        assert str(notebooks_dir().parent) not in text and '"name": "stderr"' not in text, f"{name}: path or stderr"
     m = pd.read_csv(run / "metrics.csv")
     assert set(m["model"]) == {"audio", "video", "concat", "matchmap", "matchmap_attn"}
     assert m["WA"].between(0, 1).all() and m["UA"].between(0, 1).all() and (m["n"] > 0).all()

@@ -198,9 +198,13 @@ def _video_task(args):
     return results
 
 
-def _run(tasks, fn, workers: int, progress: bool, desc: str, total: int):
+def _run(tasks, fn, workers: int, progress: bool, desc: str, total: int, cached: int = 0):
     """Map fn over tasks (in processes when workers > 1), yielding results as they finish."""
-    bar = tqdm(total=total, desc=desc, unit="utt", disable=not progress)
+    if total == 0:  # all from the cache: "log-mel: 521 cached", not an empty "0utt [00:00, ?utt/s]"
+        bar = tqdm(total=cached, initial=cached, desc=f"{desc}: {cached} cached", bar_format="{desc}",
+                   disable=not progress)
+    else:
+        bar = tqdm(total=total, desc=desc, unit="utt", disable=not progress, postfix=f"{cached} cached" if cached else None)
     if workers <= 1 or len(tasks) <= 1:
         for t in tasks:
             res = fn(t)
@@ -250,7 +254,7 @@ def extract_features(
         mcfg = getattr(cfg, modality)
         if modality == "audio":
             tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
-            for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks)):
+            for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks), len(table) - len(todo)):
                 if err:
                     problems[uid] = err
         else:
@@ -261,7 +265,8 @@ def extract_features(
                  [str(target[u]) for u in g["id"]], _chunking(cfg))
                 for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
             ]
-            for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing)):
+            for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing),
+                                len(table) - len(todo)):
                 problems.update({uid: err for uid, err in results if err})
         store = getattr(feats, modality)
         for uid in table["id"]:

@@ -1,0 +1,147 @@
+"""Every figure of the study: no overlapping text, no legend over data, one colour per model, embedded fonts."""
+
+import io
+
+import matplotlib.colors as mcolors
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmlib import experiments as ex
+from mmlib import figcheck, plots
+
+CLASSES = ["neu", "hap", "sad", "ang"]
+MODELS = ["matchmap_attn", "video", "concat", "audio", "matchmap"]  # deliberately not in the study's order
+
+
+def _per_fold(models, folds=(1, 2, 3, 4, 5), seeds=(42, 43)):
+    rng = np.random.default_rng(0)
+    rows = [{"model": m, "fold": f, "seed": s, "n": 100, "WA": rng.uniform(0.3, 0.8), "UA": rng.uniform(0.3, 0.8),
+             "macro_f1": rng.uniform(0.3, 0.8), **{f"recall_{c}": rng.uniform(0, 1) for c in CLASSES}}
+            for m in models for f in folds for s in seeds]
+    return pd.DataFrame(rows)
+
+
+def _robustness():
+    rows = []
+    for knob, levels in (("audio.snr_db", [None, 10, 0, -10]), ("video.occlusion", [0.0, 0.3, 0.6, 0.9])):
+        for level in levels:
+            part = _per_fold(["audio", "video", "concat", "matchmap"], folds=(1, 2)).assign(knob=knob, level=level)
+            rows.append(part)
+    return pd.concat(rows, ignore_index=True)
+
+
+def _confusions(normalized):
+    rng = np.random.default_rng(1)
+    out = {}
+    for m in MODELS + ["concat (train-only norm)"]:
+        counts = rng.integers(0, 40, (4, 4))
+        cm = counts / counts.sum(axis=1, keepdims=True) if normalized else counts
+        out[m] = pd.DataFrame(cm, index=CLASSES, columns=CLASSES)
+    return out
+
+
+def _matchmap_items(st):
+    rng = np.random.default_rng(2)
+    uids = sorted(st.table["id"])[:3]
+    return [{"title": f"{u}\ntrue neu, predicted hap", "M": rng.normal(size=(16, 9)), "spec": st.feats.audio[u][0],
+             "frames": st.feats.video[u]} for u in uids]
+
+
+def _figures(st):
+    """Every figure function of the quick study, on the quick corpus and hand-made result tables."""
+    uid = st.table.sort_values("id")["id"].iloc[0]
+    wave, sr, frames, fps = ex.av_trace(st, uid)
+    fusion = _per_fold(MODELS)
+    ablation = _per_fold([f"matchmap[train.similarity={s}]" for s in ("SISA", "MISA", "SIMA")]
+                         + [f"matchmap[train.rank_weight={w}]" for w in (0.0, 0.078, 0.5)])
+    return {
+        "class_balance": lambda: plots.class_balance(st.corpus),
+        "durations": lambda: plots.durations(st.corpus),
+        "vad_by_class": lambda: plots.vad_by_class(st.corpus),
+        "vad_by_class (no annotation)": lambda: plots.vad_by_class(st.corpus.assign(valence=np.nan, arousal=np.nan,
+                                                                                     dominance=np.nan)),
+        "examples_per_class": lambda: plots.examples(*ex.examples_per_class(st)),
+        "audio_mouth_sync": lambda: plots.av_sync(wave, sr, frames, fps, uid),
+        "unimodal_fold_scores": lambda: plots.fold_scores(_per_fold(["video", "audio"]), title="Unimodal models"),
+        "model_comparison_ua": lambda: plots.model_comparison(fusion, "UA", 0.25),
+        "ablation_similarity_weight": lambda: plots.ablation(ablation),
+        "robustness_ua": lambda: plots.robustness(_robustness()),
+        "matchmap_heatmaps": lambda: plots.matchmap_heatmaps(_matchmap_items(st)),
+        "confusion_counts": lambda: plots.confusions(_confusions(False), normalized=False),
+        "confusion_normalized": lambda: plots.confusions(_confusions(True), normalized=True),
+        "per_class_recall": lambda: plots.per_class_recall(fusion, CLASSES),
+    }
+
+
+def test_every_figure_has_no_overlapping_text_and_no_legend_over_data(quick_study):
+    found = {}
+    for name, make in _figures(quick_study).items():
+        fig = make()
+        problems = figcheck.problems(fig)
+        if problems:
+            found[name] = problems
+        width = fig.get_size_inches()[0]
+        assert width <= plots.PAGE + 1e-9, f"{name} is {width} in wide, wider than two columns"
+        plt.close(fig)
+    assert found == {}
+
+
+def test_figcheck_finds_the_defects_it_is_for():
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+    axes[0].plot([0, 1], [0, 1], label="audio")
+    axes[0].legend(loc="center")  # inside the data
+    axes[1].set_ylabel("a label long enough to run into the left panel", rotation=0, ha="right")
+    axes[1].text(0.5, 0.5, "one")
+    axes[1].text(0.5, 0.5, "two")
+    problems = figcheck.problems(fig)
+    assert "text 'one' overlaps text 'two'" in problems
+    assert any(p.startswith("legend (audio...) covers panel") for p in problems)
+    assert any(p.startswith("text 'a label long enough to run into the left panel' runs into panel") for p in problems)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.set_xticks(range(5), ["matchmap_attn"] * 5, rotation=30, ha="right", rotation_mode="anchor")
+    assert figcheck.problems(fig) == []  # rotated neighbours do not touch, although their extents do
+    plt.close(fig)
+
+
+def test_models_keep_one_colour_and_order():
+    names = ["matchmap[train.similarity=SISA]", "video", "concat (train-only norm)", "mystery", "audio",
+             "matchmap_attn", "matchmap", "concat"]
+    assert plots.model_order(names) == ["audio", "video", "concat", "concat (train-only norm)", "matchmap",
+                                        "matchmap[train.similarity=SISA]", "matchmap_attn", "mystery"]
+    pal = plots.model_palette(names)
+    assert pal["audio"] == "#0072B2" and pal["video"] == "#E69F00" and pal["concat"] == "#009E73"
+    assert pal["matchmap"] == "#D55E00" and pal["matchmap_attn"] == "#CC79A7" and pal["mystery"] == "#56B4E9"
+    assert plots.model_palette(["audio"])["audio"] == pal["audio"]  # the same in every figure
+    for variant, base in (("matchmap[train.similarity=SISA]", "matchmap"), ("concat (train-only norm)", "concat")):
+        hv = mcolors.rgb_to_hsv(mcolors.to_rgb(pal[variant]))
+        hb = mcolors.rgb_to_hsv(mcolors.to_rgb(pal[base]))
+        assert abs(hv[0] - hb[0]) < 0.02 and pal[variant] != pal[base]  # same hue family, another shade
+    assert plots.base_model("matchmap_attn[x=1]") == "matchmap_attn" and plots.base_model("matchmapper") is None
+    variants = [f"matchmap[train.rank_weight={w}]" for w in range(6)]
+    assert len(set(plots.model_palette(variants).values())) == 6  # no two variants share a shade
+
+
+def test_pdf_embeds_dejavu_as_truetype():
+    fig, ax = plt.subplots(figsize=(plots.COLUMN, 2))
+    ax.set_title("UA ± sd")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf")
+    plt.close(fig)
+    pdf = buf.getvalue()
+    assert b"/FontFile2" in pdf and b"DejaVuSans" in pdf and b"/Subtype /Type3" not in pdf
+
+
+def test_save_writes_png_and_pdf_and_returns_none(tmp_path):
+    fig, ax = plt.subplots()
+    assert plots.save(fig, "x", tmp_path / "figs") is None
+    assert (tmp_path / "figs" / "x.png").stat().st_size > 0 and (tmp_path / "figs" / "x.pdf").stat().st_size > 0
+    plt.close(fig)
+
+
+def test_matchmap_grid_must_be_square_or_given():
+    with pytest.raises(ValueError, match="matchmap has 12 video positions, not a square grid"):
+        plots._grid(12, {})
+    assert plots._grid(12, {"grid": (3, 2, 2)}) == (3, 2, 2) and plots._grid(49, {}) == (1, 7, 7)
