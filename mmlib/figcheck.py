@@ -1,7 +1,7 @@
 """Layout checks for figures: overlapping text, text running into another panel, legends over data.
 
     from mmlib import figcheck, plots
-    fig = plots.robustness(rob)
+    fig = plots.estimate_curves(summary, x="level", panel="knob")
     assert figcheck.problems(fig) == []      # else: readable lines naming the texts and panels
 
 Everything is measured with matplotlib's own renderer (window extents in pixels after a draw), so

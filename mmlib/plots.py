@@ -290,58 +290,6 @@ def fold_scores(per_fold: pd.DataFrame, metric_names=("WA", "UA"), title: str = 
     return fig
 
 
-def model_comparison(per_fold: pd.DataFrame, metric: str = "UA", chance: float | None = None,
-                     title: str = "") -> plt.Figure:
-    """Mean +- std over folds x seeds of each model, with every run as a dot."""
-    order = model_order(per_fold["model"])
-    fig, ax = plt.subplots(figsize=(min(PAGE, 1.3 + 0.5 * len(order)), 2.5), layout="constrained")
-    sns.barplot(data=per_fold, x="model", y=metric, order=order, errorbar="sd", ax=ax, capsize=0.2,
-                palette=model_palette(order), hue="model", hue_order=order, legend=False, width=0.7, saturation=1,
-                err_kws={"linewidth": 0.9})
-    sns.stripplot(data=per_fold, x="model", y=metric, order=order, color="black", size=2.5, ax=ax, jitter=0.15)
-    if chance is not None:
-        ax.axhline(chance, ls="--", color="gray", lw=0.9)
-        ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(2, 0),
-                    textcoords="offset points", va="center", ha="left", color="gray", fontsize=7)
-    ax.set(ylim=(0, 1), xlabel="", title=title or f"{metric} per model")
-    ax.set_xticks(range(len(order)), order, rotation=30, ha="right", rotation_mode="anchor")
-    ax.set_ylabel(f"{metric} (mean ± sd)")
-    return fig
-
-
-def ablation(per_fold: pd.DataFrame, metric: str = "UA") -> plt.Figure:
-    """Ablation runs (model names like matchmap[train.similarity=SISA]) as grouped points."""
-    df = per_fold.copy()
-    df["setting"] = df["model"].str.extract(r"\[(.*)\]")[0].fillna("profile default").str.replace("train.", "")
-    n = df["setting"].nunique()
-    base = base_model(str(df["model"].iloc[0])) or "matchmap"
-    fig, ax = plt.subplots(figsize=(min(PAGE, 1.2 + 0.45 * n), 2.5), layout="constrained")
-    sns.pointplot(data=df, x="setting", y=metric, errorbar="sd", ax=ax, color=PALETTE.get(base, OTHER_COLORS[0]),
-                  capsize=0.15, linestyle="none", markersize=4, err_kws={"linewidth": 1.0})
-    ax.set(xlabel="", ylabel=f"{metric} (mean ± sd)", title=f"{base} ablation")
-    ax.set_xticks(range(n), [t.get_text() for t in ax.get_xticklabels()], rotation=30, ha="right",
-                  rotation_mode="anchor")
-    return fig
-
-
-def robustness(rob: pd.DataFrame, metric: str = "UA") -> plt.Figure:
-    """Accuracy against the degradation level of one modality, one line per model, one panel per knob."""
-    knobs = list(dict.fromkeys(rob["knob"]))
-    models = model_order(rob["model"])
-    fig, axes = plt.subplots(1, len(knobs), figsize=(PAGE, 2.4), squeeze=False, sharey=True, layout="constrained")
-    for ax, knob in zip(axes[0], knobs):
-        d = rob[rob["knob"] == knob].copy()
-        d["level"] = ["clean" if pd.isna(x) else f"{x:g}" for x in d["level"]]  # None = no degradation
-        levels = list(dict.fromkeys(d["level"]))
-        sns.pointplot(data=d, x="level", y=metric, hue="model", hue_order=[m for m in models if m in set(d["model"])],
-                      order=levels, errorbar="sd", ax=ax, dodge=0.3, palette=model_palette(models), markersize=3,
-                      linewidth=1.1, err_kws={"linewidth": 0.8})
-        ax.set(title=knob, xlabel="degradation level (left = clean)", ylim=(0, 1),
-               ylabel=metric if ax is axes[0, 0] else "")
-    _figure_legend(fig, axes[0], "model")
-    return fig
-
-
 def _grid(P: int, item: dict) -> tuple[int, int, int]:
     """(t, h, w) of the P video positions: item['grid'] when given, else a square face grid."""
     if "grid" in item:
@@ -434,19 +382,13 @@ def per_class_recall(per_fold: pd.DataFrame, classes: list[str]) -> plt.Figure:
 
 # ------------------------------------------------------------------ estimates with speaker-level intervals
 
-def _model_order(models) -> list[str]:
-    base = list(PALETTE)
-    return sorted(dict.fromkeys(models), key=lambda m: (base.index(m.split("[")[0].split(" ")[0])
-                                                         if m.split("[")[0].split(" ")[0] in base else len(base), m))
-
-
 def estimates(summary: pd.DataFrame, metric: str = "UA", per_run: pd.DataFrame | None = None,
               chance: float | None = None, title: str = "") -> plt.Figure:
     """Each model's mean over folds x seeds (point) with its speaker-bootstrap 95 % interval (bar), and
     the individual runs (fold x seed) as small grey dots. `summary` comes from metrics.summarize."""
-    order = _model_order(summary["model"])
+    order = model_order(summary["model"])
     s = summary.set_index("model").loc[order]
-    fig, ax = plt.subplots(figsize=(1.4 + 0.95 * len(order), 3.4))
+    fig, ax = plt.subplots(figsize=(min(PAGE, 1.2 + 0.55 * len(order)), 2.8))
     x = np.arange(len(order))
     if per_run is not None:
         jitter = np.random.default_rng(0)
@@ -471,7 +413,7 @@ def paired_differences(tests: pd.DataFrame, title: str = "") -> plt.Figure:
     """Forest plot of paired comparisons (metrics.paired_test rows): mean per-run difference a - b with its
     speaker-bootstrap interval, and the sign-flip p-value at the right."""
     labels = [f"{r.model_a} - {r.model_b}" for r in tests.itertuples()]
-    fig, ax = plt.subplots(figsize=(6.0, 0.9 + 0.42 * len(tests)))
+    fig, ax = plt.subplots(figsize=(COLUMN + 1.2, 0.9 + 0.3 * len(tests)))
     y = np.arange(len(tests))[::-1]
     for yi, r in zip(y, tests.itertuples()):
         color = _color(r.model_a)
@@ -490,12 +432,12 @@ def estimate_curves(summary: pd.DataFrame, x: str, metric: str = "UA", panel: st
     """Lines of each model's mean with its 95 % speaker-bootstrap band against `x` (one panel per `panel`
     value): the robustness curves and the reliability sweep. The legend sits outside the panels."""
     panels = list(dict.fromkeys(summary[panel])) if panel else [None]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 1.6, 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(PAGE, 2.6 * len(panels) + 1.6), 2.6), squeeze=False, sharey=True)
     for ax, pv in zip(axes[0], panels):
         d = summary if pv is None else summary[summary[panel] == pv]
         levels = list(dict.fromkeys(d[x]))
         pos = {lv: i for i, lv in enumerate(levels)}
-        for m in _model_order(d["model"]):
+        for m in model_order(d["model"]):
             g = d[d["model"] == m]
             xs = g[x].map(pos).to_numpy()
             ax.plot(xs, g[f"{metric}_mean"], "o-", color=_color(m), label=m, ms=4)

@@ -20,14 +20,11 @@ from mmlib import plots
 
 CONDITION_COLORS = {"audio+video": "#555555", "audio only": plots.PALETTE["audio"],
                     "video only": plots.PALETTE["video"]}
-MODEL_ORDER = ["audio", "video", "concat", "matchmap", "matchmap_attn"]
 WEAKENED = {"face": "face weakened (face_expressiveness)", "voice": "voice weakened (voice_expressiveness)"}
 
 
 def _models(names) -> list[str]:
-    names = list(dict.fromkeys(names))
-    return sorted(names, key=lambda m: (MODEL_ORDER.index(m.split("[")[0]) if m.split("[")[0] in MODEL_ORDER
-                                        else len(MODEL_ORDER), m))
+    return plots.model_order(names)
 
 
 def _yerr(df: pd.DataFrame, y: str) -> np.ndarray | None:
@@ -46,7 +43,7 @@ def sweep(summary: pd.DataFrame, metric: str = "UA", x: str = "gap_weak") -> plt
     """
     mods = [m for m in ("face", "voice") if m in set(summary["modality"])] + sorted(
         set(summary["modality"]) - {"face", "voice"})
-    fig, axes = plt.subplots(1, len(mods), figsize=(5.2 * len(mods), 4.0), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(mods), figsize=(min(plots.PAGE, 3.5 * len(mods)), 3.0), squeeze=False, sharey=True)
     for ax, mod in zip(axes[0], mods):
         sub = summary[summary["modality"] == mod]
         for k, model in enumerate(_models(sub["model"])):
@@ -78,7 +75,7 @@ def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | 
     models = _models(summary["model"])
     conds = [c for c in CONDITION_COLORS if c in set(summary["condition"])]
     width = 0.8 / len(conds)
-    fig, ax = plt.subplots(figsize=(1.3 + 1.3 * len(models), 3.8))
+    fig, ax = plt.subplots(figsize=(min(plots.PAGE, 1.2 + 0.9 * len(models)), 3.0))
     for j, cond in enumerate(conds):
         d = summary[summary["condition"] == cond].set_index("model")
         xs = [i for i, m in enumerate(models) if m in d.index]
@@ -88,11 +85,11 @@ def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | 
                capsize=2, error_kw={"lw": 1})
     if chance is not None:
         ax.axhline(chance, color="#999999", lw=0.8, ls="--", label="chance")
-    ax.set_xticks(range(len(models)), models)
+    ax.set_xticks(range(len(models)), models, rotation=25, ha="right", rotation_mode="anchor")
     top = float(np.nanmax(summary["hi"] if "hi" in summary else summary[metric]))
-    ax.set(ylabel=metric, title="Missing modality at test time (zero-filled after normalization)",
-           ylim=(0, top * 1.3))
-    ax.legend(loc="upper left", ncols=len(conds) + 1, frameon=True, fontsize=8)
+    ax.set(ylabel=metric, title="Missing modality at test time", ylim=(0, min(1.0, top * 1.15)))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7,
+              title="test input (missing stream\nzero-filled after normalization)", title_fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -108,7 +105,7 @@ def effective_robustness(eff: pd.DataFrame) -> plt.Figure:
     of the intact modality, against the level (means over folds and seeds; the thin lines are the
     fold x seed runs). eff: reliability.effective_robustness's table."""
     knobs = list(dict.fromkeys(eff["knob"]))
-    fig, axes = plt.subplots(len(knobs), 2, figsize=(10, 3.3 * len(knobs)), squeeze=False)
+    fig, axes = plt.subplots(len(knobs), 2, figsize=(plots.PAGE, 2.6 * len(knobs)), squeeze=False)
     for row, knob in zip(axes, knobs):
         sub = eff[eff["knob"] == knob].copy()
         sub["_lv"] = sub["level"].map(_level_label)

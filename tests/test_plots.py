@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from mmlib import experiments as ex
-from mmlib import figcheck, plots
+from mmlib import figcheck, plots, plots_reliability, reliability
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 MODELS = ["matchmap_attn", "video", "concat", "audio", "matchmap"]  # deliberately not in the study's order
@@ -30,6 +30,35 @@ def _robustness():
             part = _per_fold(["audio", "video", "concat", "matchmap"], folds=(1, 2)).assign(knob=knob, level=level)
             rows.append(part)
     return pd.concat(rows, ignore_index=True)
+
+
+def _summary(per_run, by=("model",)):
+    """A metrics.summarize-shaped table from per-run scores (intervals: min and max of the runs)."""
+    g = per_run.assign(level=per_run.get("level", 0).astype(str)) if "level" in by else per_run
+    out = g.groupby(list(by), sort=False)["UA"].agg(UA_mean="mean", UA_lo="min", UA_hi="max").reset_index()
+    return out
+
+
+def _paired():
+    rng = np.random.default_rng(3)
+    return pd.DataFrame([{"model_a": a, "model_b": b, "metric": "UA", "diff": d, "diff_lo": d - 0.05,
+                          "diff_hi": d + 0.05, "p_signflip": rng.uniform(0, 1)}
+                         for (a, b), d in zip([("matchmap", "concat"), ("matchmap_attn", "concat"), ("matchmap", "audio")],
+                                              (-0.02, 0.03, 0.15))])
+
+
+def _sweep():
+    rows = [{"modality": m, "level": lv, "model": h, "gain": 0.1 - 0.1 * lv + k * 0.01, "lo": -0.05, "hi": 0.2,
+             "gap_weak": 0.3 * (1 - lv)} for m in ("face", "voice") for lv in (0.0, 0.5, 1.0)
+            for k, h in enumerate(("concat", "matchmap", "matchmap_attn"))]
+    return pd.DataFrame(rows)
+
+
+def _missing():
+    rows = [{"model": m, "condition": c, "UA": 0.5, "lo": 0.4, "hi": 0.6}
+            for m in ("concat", "matchmap", "matchmap[train.modality_dropout=0.5]")
+            for c in ("audio+video", "audio only", "video only")]
+    return pd.DataFrame(rows + [{"model": "audio", "condition": "audio only", "UA": 0.45, "lo": 0.4, "hi": 0.5}])
 
 
 def _confusions(normalized):
@@ -65,9 +94,15 @@ def _figures(st):
         "examples_per_class": lambda: plots.examples(*ex.examples_per_class(st)),
         "audio_mouth_sync": lambda: plots.av_sync(wave, sr, frames, fps, uid),
         "unimodal_fold_scores": lambda: plots.fold_scores(_per_fold(["video", "audio"]), title="Unimodal models"),
-        "model_comparison_ua": lambda: plots.model_comparison(fusion, "UA", 0.25),
-        "ablation_similarity_weight": lambda: plots.ablation(ablation),
-        "robustness_ua": lambda: plots.robustness(_robustness()),
+        "model_comparison_ua": lambda: plots.estimates(_summary(fusion), "UA", fusion, chance=0.25),
+        "ablation_similarity_weight": lambda: plots.estimates(_summary(ablation), "UA", ablation),
+        "claims_paired_differences": lambda: plots.paired_differences(_paired()),
+        "robustness_ua": lambda: plots.estimate_curves(_summary(_robustness(), by=("knob", "level", "model")),
+                                                       x="level", panel="knob"),
+        "sweep_gain_vs_gap": lambda: plots_reliability.sweep(_sweep()),
+        "missing_modality_ua": lambda: plots_reliability.missing_modality(_missing(), "UA", chance=0.25),
+        "effective_robustness": lambda: plots_reliability.effective_robustness(
+            reliability.effective_robustness(_robustness())),
         "matchmap_heatmaps": lambda: plots.matchmap_heatmaps(_matchmap_items(st)),
         "confusion_counts": lambda: plots.confusions(_confusions(False), normalized=False),
         "confusion_normalized": lambda: plots.confusions(_confusions(True), normalized=True),
@@ -83,7 +118,8 @@ def test_every_figure_has_no_overlapping_text_and_no_legend_over_data(quick_stud
         if problems:
             found[name] = problems
         width = fig.get_size_inches()[0]
-        assert width <= plots.PAGE + 1e-9, f"{name} is {width} in wide, wider than two columns"
+        if width > plots.PAGE + 1e-9:
+            found.setdefault(name, []).append(f"{width} in wide, wider than two columns")
         plt.close(fig)
     assert found == {}
 
