@@ -15,10 +15,14 @@ utterance (audio) or per video file (video), with a progress bar.
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import inspect
+import json
 import multiprocessing
 import os
+import pickle
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +33,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mmlib.config import AudioConfig, StudyConfig, VideoConfig, stable_hash
-from mmlib.data import degrade, media
+from mmlib.data import degrade, faces, media
 from mmlib.data.media import MediaError
 
 
@@ -52,6 +56,7 @@ class FeatureSet:
     video: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (T, H, W, 3) uint8
     skipped: dict[str, str] = field(default_factory=dict)  # id -> reason
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    fallbacks: dict[str, int] = field(default_factory=dict)  # id -> frames cropped with the fixed face_box
 
 
 # ---------------------------------------------------------------- audio
@@ -86,8 +91,9 @@ def audio_features(path: str, uid: str, cfg: AudioConfig) -> np.ndarray:
 
 # ---------------------------------------------------------------- video
 
-def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig) -> list:
-    clips = media.read_clips(path, segments, cfg.n_frames, sides, cfg.size, cfg.crop, cfg.face_box)
+def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig, counts: list | None = None) -> list:
+    """Clips of one video's segments; `counts` (a list) receives (box frames, undetected frames) per segment."""
+    clips = media.read_clips(path, segments, cfg.n_frames, sides, cfg.size, cfg.crop, cfg.face_box, counts)
     if cfg.blur_sigma or cfg.occlusion or cfg.drop_prob:
         clips = [
             c if isinstance(c, MediaError) else degrade.degrade_frames(
@@ -107,15 +113,39 @@ def _rng(uid: str, what: str) -> np.random.Generator:
 
 _CODE = {
     "audio": (media.read_audio, logmel, audio_features, degrade.add_noise),
-    "video": (media.read_clips, media.frame_times, media.half_of, media.box_pixels, media.detect_boxes,
-              media.crop_faces, video_features, degrade.degrade_frames),
+    "video": (media.read_clips, media.frame_times, media.half_of, media.box_pixels, faces.face_boxes,
+              faces.detections, faces.smooth_boxes, faces._mtcnn_faces, faces._haar_faces, media.crop_faces,
+              video_features, degrade.degrade_frames),
 }
 
 
+# libraries whose upgrade can change features: part of the cache key, so an upgrade never reuses old entries
+LIBRARIES = {"audio": ("librosa", "soundfile", "soxr", "av", "numpy"), "video": ("opencv-python-headless", "numpy")}
+DETECTOR_LIBRARIES = {"mtcnn": ("facenet-pytorch", "torch")}
+
+
+def library_versions(cfg: StudyConfig, modality: str) -> dict[str, str]:
+    """Versions of the installed libraries that shape this modality's features (the detector's too)."""
+    names = LIBRARIES[modality]
+    if modality == "video":
+        names = names + DETECTOR_LIBRARIES.get(faces.crop_method(cfg.video.crop), ())
+    out = {}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    if modality == "video":
+        out["cv2"] = media.cv2.__version__  # the module itself (another OpenCV wheel may provide it)
+    return out
+
+
 def cache_key(cfg: StudyConfig, modality: str) -> str:
-    """Hash of the modality's config section and the source of the functions that compute it."""
+    """Hash of the modality's config section, the source of the functions that compute it, and the
+    versions of the libraries they call."""
     code = "\n".join(inspect.getsource(fn) for fn in _CODE[modality])
-    return stable_hash({"config": asdict(getattr(cfg, modality)), "code": code})
+    return stable_hash({"config": asdict(getattr(cfg, modality)), "code": code,
+                        "versions": library_versions(cfg, modality)})
 
 
 def fingerprint(path: str | None) -> str:
@@ -126,11 +156,32 @@ def fingerprint(path: str | None) -> str:
     return stable_hash([os.path.abspath(path), st.st_size, st.st_mtime_ns], n=10)
 
 
-def _save(path: Path, array: np.ndarray) -> None:
+def _save(path: Path, array: np.ndarray, counts: dict | None = None) -> None:
+    """Write atomically; `counts` (face-detector statistics of a clip) goes to a sidecar written first."""
+    if counts is not None:
+        side = _sidecar(path)
+        tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(counts))
+        os.replace(tmp, side)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         np.save(fh, array)
     os.replace(tmp, path)
+
+
+def _sidecar(path: Path) -> Path:
+    """`<uid>-<fp>.npy` -> `<uid>-<fp>.faces.json`: frames, box (fell back to face_box), missed (no own detection)."""
+    return path.with_suffix(".faces.json")
+
+
+def _load(path: Path, with_counts: bool) -> tuple[np.ndarray, dict | None]:
+    """A cache entry (and its sidecar); any damage raises ValueError naming the file."""
+    try:
+        arr = np.load(path)
+        counts = json.loads(_sidecar(path).read_text()) if with_counts else None
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise ValueError(f"{path}: {type(err).__name__}: {err}") from None
+    return arr, counts
 
 
 # ---------------------------------------------------------------- workers (top level: picklable)
@@ -148,11 +199,14 @@ def _audio_task(args):
 def _video_task(args):
     path, uids, segments, sides, cfg, outs = args
     results = []
-    for uid, clip, out in zip(uids, video_features(path, uids, segments, sides, cfg), outs):
+    counts: list = []
+    clips = video_features(path, uids, segments, sides, cfg, counts)
+    detector = faces.crop_method(cfg.crop) != "box"
+    for uid, clip, out, (n_box, n_missed) in zip(uids, clips, outs, counts):
         if isinstance(clip, MediaError):
             results.append((uid, str(clip)))
         else:
-            _save(Path(out), clip)
+            _save(Path(out), clip, {"frames": len(clip), "box": n_box, "missed": n_missed} if detector else None)
             results.append((uid, None))
     return results
 
@@ -193,6 +247,11 @@ def extract_features(
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     workers = workers or os.cpu_count() or 1
+    if len(table) == 0:
+        raise ValueError(f"no utterances to extract (the table is empty; corpus {cfg.data.root or cfg.data.dataset}, "
+                         f"label set {cfg.data.label_set!r})")
+    if "video" in modalities:
+        faces.check_available(cfg.video.crop)  # a detector that cannot run is an error before any work starts
     feats = FeatureSet()
     problems: dict[str, str] = {}
     for modality in modalities:
@@ -205,36 +264,70 @@ def extract_features(
         target = {
             uid: folder / f"{uid}-{fingerprint(p)}.npy" for uid, p in zip(table["id"], table[src])
         }
-        todo = table[[not target[uid].exists() for uid in table["id"]]]
+        todo = table[np.array([not target[uid].exists() for uid in table["id"]], dtype=bool)]
         mcfg = getattr(cfg, modality)
-        if modality == "audio":
-            tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
-            for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks)):
-                if err:
-                    problems[uid] = err
-        else:
-            missing = todo[todo["video_path"].isna()]
-            problems.update({uid: "no video for this dialog" for uid in missing["id"]})
-            tasks = [
-                (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
-                 [str(target[u]) for u in g["id"]])
-                for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
-            ]
-            for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing)):
-                problems.update({uid: err for uid, err in results if err})
+        _build(modality, todo, mcfg, target, workers, progress, problems)
+        with_counts = modality == "video" and faces.crop_method(cfg.video.crop) != "box"
         store = getattr(feats, modality)
-        for uid in table["id"]:
-            if uid not in problems:
-                store[uid] = np.load(target[uid])
+        damaged: dict[str, str] = {}
+        for attempt in (1, 2):
+            for uid in table["id"]:
+                if uid in problems or uid in store:
+                    continue
+                try:
+                    store[uid], counts = _load(target[uid], with_counts)
+                except ValueError as err:
+                    if attempt == 2:
+                        problems[uid] = f"cache entry unreadable after a rebuild: {err}"
+                        continue
+                    damaged[uid] = str(err)
+                    target[uid].unlink(missing_ok=True)
+                    continue
+                if counts and counts["missed"]:
+                    feats.fallbacks[uid] = counts
+            if attempt == 2 or not damaged:
+                break
+            warnings.warn(f"{len(damaged)} damaged {modality} cache file(s) rebuilt: "
+                          + "; ".join(damaged[u] for u in sorted(damaged)[:5])
+                          + (f"; ... and {len(damaged) - 5} more" if len(damaged) > 5 else ""), stacklevel=2)
+            _build(modality, table[table["id"].isin(damaged)], mcfg, target, workers, progress, problems)
         feats.stats[modality] = {
-            "hits": float(len(table) - len(todo)),
-            "built": float(len(todo)),
+            "hits": float(len(table) - len(todo) - len(damaged)),
+            "built": float(len(todo) + len(damaged)),
+            "rebuilt_damaged": float(len(damaged)),
             "seconds": time.perf_counter() - t0,
         }
+        if with_counts:
+            fb = [c for u, c in feats.fallbacks.items() if u not in problems]
+            feats.stats[modality].update({
+                "frames_on_box": float(sum(c["box"] for c in fb)),
+                "frames_undetected": float(sum(c["missed"] for c in fb)),
+                "utterances_on_box": float(sum(c["box"] > 0 for c in fb)),
+            })
     if problems and on_error == "raise":
         raise BadMediaError(problems)
     feats.skipped = problems
-    for store in (feats.audio, feats.video):
+    for store in (feats.audio, feats.video, feats.fallbacks):
         for uid in problems:
             store.pop(uid, None)
     return feats
+
+
+def _build(modality: str, todo: pd.DataFrame, mcfg, target: dict, workers: int, progress: bool,
+           problems: dict[str, str]) -> None:
+    """Compute the cache entries of `todo`'s rows; bad media goes to `problems` (id -> reason)."""
+    if modality == "audio":
+        tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
+        for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks)):
+            if err:
+                problems[uid] = err
+    else:
+        missing = todo[todo["video_path"].isna()]
+        problems.update({uid: "no video for this dialog" for uid in missing["id"]})
+        tasks = [
+            (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
+             [str(target[u]) for u in g["id"]])
+            for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
+        ]
+        for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing)):
+            problems.update({uid: err for uid, err in results if err})
