@@ -127,3 +127,15 @@ def test_truncated_wav_is_reported_as_truncated(tree, tmp_path):  # noqa: F811
     wav.write_bytes(data)  # the whole file is fine
     f = extract_features(table, cfg_for(), cache_dir=tmp_path / "c", progress=False, workers=1, modalities=("audio",))
     assert f.audio["Ses01F_impro01_M000"].shape == (3, 40, 101)
+
+
+def test_mtcnn_missing_is_an_error_that_says_how_to_install(tree, tmp_path, monkeypatch):  # noqa: F811
+    import importlib.util
+
+    monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails as if not installed
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(faces, "_MTCNN", None)
+    cfg = replace(cfg_for(), video=replace(cfg_for().video, crop="mtcnn"))
+    with pytest.raises(faces.DetectorUnavailable, match=r"video.crop='mtcnn' needs facenet-pytorch .*pip install "
+                                                        r"--no-deps 'facenet-pytorch==2.6.0'"):
+        extract_features(load_corpus(tree), cfg, cache_dir=tmp_path / "c", progress=False, workers=1)

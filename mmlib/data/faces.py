@@ -83,12 +83,26 @@ def mtcnn():
 
 
 def check_available(name: str) -> None:
-    """Raise DetectorUnavailable now (before any worker starts) if the crop method cannot run."""
+    """Raise DetectorUnavailable now (before any worker starts) if the crop method cannot run.
+
+    For MTCNN this looks for the package and its bundled weights without importing torch, so the
+    process that only hands out work stays small.
+    """
     method = crop_method(name)
     if method == "haar":
         haar()
     elif method == "mtcnn":
-        mtcnn()
+        import importlib.util
+
+        spec = importlib.util.find_spec("facenet_pytorch")
+        if spec is None or spec.origin is None:
+            mtcnn()  # raises the message that says how to install it
+            return
+        weights = Path(spec.origin).parent / "data"
+        missing = [f for f in ("pnet.pt", "rnet.pt", "onet.pt") if not (weights / f).is_file()]
+        if missing:
+            raise DetectorUnavailable(f"facenet-pytorch at {weights.parent} lacks its MTCNN weights {missing}; "
+                                      "reinstall it: pip install --no-deps --force-reinstall 'facenet-pytorch==2.6.0'")
 
 
 def _haar_faces(frames: list[np.ndarray]) -> list[np.ndarray]:
