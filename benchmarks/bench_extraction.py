@@ -12,7 +12,7 @@ the frame, encoded as MPEG-4 (DivX, as IEMOCAP) .avi, and utterances back to bac
 follow IEMOCAP's (log-normal, median 3.5 s, mean 4.5 s, 0.6-35 s; ~66 per 5-minute dialog), one
 16 kHz wav each. Then, in the same run, `mmlib features --profile paper --all-rows` twice: with
 the fixed box crop (the baseline: decoding and log-mel only) and with the profile's MTCNN crop.
-CPU seconds (the command and its workers) give a second projection that does not depend on how
+CPU seconds (the command and its workers, sampled with the memory) give a second projection that does not depend on how
 busy the machine was. Peak memory is the largest summed RSS of the command's process tree, sampled every 0.1 s; a whole
 decoded dialog would be minutes x 1,800 frames x 1 MB, and extraction must stay far below that.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -127,21 +126,25 @@ def run_features(root: Path, data_dir: Path, workers: int, crop: str | None) -> 
     if crop:
         cmd += ["-o", f"video.crop={crop}"]
     t0 = time.perf_counter()
-    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
     peak_tree = peak_one = 0
+    cpu_of: dict[int, float] = {}  # pid -> last seen user + system seconds (workers are the forkserver's children)
     while proc.poll() is None:
+        rss = [0]
         try:
-            rss = [p.memory_info().rss for p in [ps, *ps.children(recursive=True)]]
+            for p in [ps, *ps.children(recursive=True)]:
+                with p.oneshot():
+                    rss.append(p.memory_info().rss)
+                    t = p.cpu_times()
+                    cpu_of[p.pid] = t.user + t.system
         except psutil.Error:
-            rss = [0]
+            pass
         peak_tree, peak_one = max(peak_tree, sum(rss)), max(peak_one, max(rss))
         time.sleep(0.1)
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)  # the command and its reaped workers
+    cpu = sum(cpu_of.values())  # misses at most the last 0.1 s of each process
     if proc.returncode:
         raise SystemExit(f"mmlib features failed ({proc.returncode}):\n{err[-3000:]}")
     return {"seconds": wall, "cpu": cpu, "peak_tree": peak_tree, "peak_one": peak_one, "result": json.loads(out)}

@@ -4,13 +4,18 @@
     feats.audio["Ses01F_impro01_F000"].shape   # (3, 40, T): log-mel, delta, delta-delta
     feats.video["Ses01F_impro01_F000"].shape   # (n_frames, size, size, 3) uint8
     feats.stats                                # {"audio": {"hits": .., "built": ..}, "video": {...}}
+    feats.fallbacks                            # {"Ses01F_impro01_M003": {"frames": 16, "box": 16, "missed": 16}}
 
 Cache layout: `<cache_dir>/<modality>-<key>/<utt id>-<media fingerprint>.npy`, where `key` hashes the
-modality's config section and the source code of the functions that compute it (so editing the
-video crop never invalidates the audio cache), and the fingerprint hashes the media file's path,
-size and modification time. Files are written to a temporary name and renamed into place, so an
-interrupted run leaves no half-written entry. Missing entries are built in parallel, one task per
-utterance (audio) or per video file (video), with a progress bar.
+modality's config section, the source code of the functions that compute it (so editing the video
+crop never invalidates the audio cache) and the versions of the libraries that shape it
+(`library_versions`), and the fingerprint hashes the media file's path, size and modification time.
+With a face detector, `<...>.faces.json` beside each clip keeps its detection counts (frames that fell
+back to the fixed box, frames without a detection of their own), so `fallbacks` is complete on cache
+hits too. Files are written to a temporary name and renamed into place, so an interrupted run leaves
+no half-written entry; an entry that does not load (cut short, emptied) is deleted, rebuilt, and
+named in a warning. Missing entries are built in parallel, one task per utterance (audio) or per
+video file (video), with a progress bar.
 """
 
 from __future__ import annotations
