@@ -1,5 +1,6 @@
 """The RAVDESS loader, features, folds and training on tiny RAVDESS-shaped trees (tests/corpora.py)."""
 
+import json
 import shutil
 
 import numpy as np
@@ -184,6 +185,9 @@ def test_quick_study_on_ravdess(tmp_path):
     cfg = load_config("ravdess", {**over, "data.root": str(tree), "data.data_dir": str(tmp_path / "data")})
     run = run_study(cfg, run_name="rav", results_dir=tmp_path / "results", overrides=over, progress=False)
     assert (run / "metrics.csv").exists() and (run / "manifest.json").exists()
+    crop = json.loads((run / "manifest.json").read_text())["face_crop"]
+    assert crop["method"] == "mtcnn" and crop["utterances_on_box"] == len(crop["utterances"]) - sum(
+        c["box"] == 0 for c in crop["utterances"].values())
     m = pd.read_csv(run / "metrics.csv")
     assert set(m["model"]) >= {"audio", "video", "concat", "matchmap"} and m["UA"].between(0, 1).all()
     pred = pd.read_csv(run / "predictions" / "fusion.csv", keep_default_na=False)
