@@ -40,7 +40,8 @@ ALL_UTTERANCES = 10039  # the whole IEMOCAP (every code); 5,531 in the 4-class s
 FOUR_CLASS = 5531
 FPS, W, H = 30, 720, 480
 # IEMOCAP's code frequencies (STUDY.md): xxx 2507, fru 1849, neu 1708, ang 1103, sad 1084, exc 1041, hap 595, ...
-CODES = {"xxx": 2507, "fru": 1849, "neu": 1708, "ang": 1103, "sad": 1084, "exc": 1041, "hap": 595, "sur": 107, "fea": 40}
+CODES = {"xxx": 2507, "fru": 1849, "neu": 1708, "ang": 1103, "sad": 1084, "exc": 1041, "hap": 595, "sur": 107,
+         "fea": 40}
 
 
 def utterances(minutes: float, rng: np.random.Generator) -> list[tuple[float, float]]:
@@ -74,7 +75,8 @@ class Painter:
 
     def frame(self, t: int, n: int, seed: int) -> np.ndarray:
         f = self.back.copy()
-        for name, x_centre, phase, lo, hi in (("astronaut", W / 4, seed, 0, W // 2), ("hopper", 3 * W / 4, seed + 2.0, W // 2, W)):
+        people = (("astronaut", W / 4, seed, 0, W // 2), ("hopper", 3 * W / 4, seed + 2.0, W // 2, W))
+        for name, x_centre, phase, lo, hi in people:
             dx, dy, fw = rf.motion(t % 900, 900, phase)
             img, ox, oy = self.patch(name, int(round(fw / 2)) * 2)
             x, y = int(x_centre + dx - ox), int(H * 0.4 + dy - oy)
@@ -102,7 +104,8 @@ def write_session(root: Path, dialogs: int, minutes: float, seed: int = 0) -> in
             utt = f"{dialog}_{spk}{counters[spk]:03d}"
             counters[spk] += 1
             lines += [f"[{start:.4f} - {end:.4f}]\t{utt}\t{rng.choice(codes, p=p)}\t[2.5000, 2.5000, 2.5000]", ""]
-            sf.write(wav_dir / f"{utt}.wav", (0.05 * rng.standard_normal(int((end - start) * 16000))).astype(np.float32), 16000)
+            noise = 0.05 * rng.standard_normal(int((end - start) * 16000))
+            sf.write(wav_dir / f"{utt}.wav", noise.astype(np.float32), 16000)
         ev = s / "dialog" / "EmoEvaluation"
         ev.mkdir(parents=True, exist_ok=True)
         (ev / f"{dialog}.txt").write_text("\n".join(lines) + "\n")
@@ -168,16 +171,16 @@ def main() -> None:
             runs[name] = r
             rate = n / r["seconds"]
             video = r["result"]["stats"]["video"]
-            print(f"{name:>5} crop: {n} utterances in {r['seconds']:.1f} s = {rate:.2f} utt/s ({r['cpu']:.0f} CPU s); peak memory "
-                  f"{r['peak_tree'] / 2**20:.0f} MiB (process tree), {r['peak_one'] / 2**20:.0f} MiB (largest process); "
-                  f"frames on the fixed box {video.get('frames_on_box', 0):.0f}")
+            print(f"{name:>5} crop: {n} utterances in {r['seconds']:.1f} s = {rate:.2f} utt/s ({r['cpu']:.0f} CPU s); "
+                  f"peak memory {r['peak_tree'] / 2**20:.0f} MiB (process tree), {r['peak_one'] / 2**20:.0f} MiB "
+                  f"(largest process); frames on the fixed box {video.get('frames_on_box', 0):.0f}")
         mt = runs["mtcnn"]
         rate = n / mt["seconds"]
         whole = args.minutes * 60 * FPS * W * H * 3 / 2**20
         print(f"mtcnn / box time ratio: {mt['seconds'] / runs['box']['seconds']:.2f}x")
         print(f"peak memory / one decoded dialog ({whole:.0f} MiB): {mt['peak_tree'] / 2**20 / whole:.3f}")
-        print(f"projected `mmlib features --profile paper` on all {ALL_UTTERANCES} IEMOCAP utterances with {args.workers} "
-              f"worker(s) on this machine: {ALL_UTTERANCES / rate / 3600:.1f} h ({FOUR_CLASS} of the 4-class set: "
+        print(f"projected `mmlib features --profile paper` on all {ALL_UTTERANCES} IEMOCAP utterances with "
+              f"{args.workers} worker(s) on this machine: {ALL_UTTERANCES / rate / 3600:.1f} h ({FOUR_CLASS} of the 4-class set: "
               f"{FOUR_CLASS / rate / 3600:.1f} h)")
         cpu_rate = n / mt["cpu"]  # utterances per CPU second: what the wall clock gives when the cores are not shared
         print(f"from CPU time ({mt['cpu'] / n:.2f} CPU s per utterance), with {args.workers} free core(s): "

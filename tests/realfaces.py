@@ -63,7 +63,8 @@ def paste(frame: np.ndarray, p: Person, clip: tuple[int, int] | None = None) -> 
     px0, py0 = max(0, int(fx0 - 0.8 * fw)), max(0, int(fy0 - 0.5 * fh))
     px1, py1 = min(img.shape[1], int(fx1 + 0.8 * fw)), min(img.shape[0], int(fy1 + 1.0 * fh))
     k = p.face_w / fw
-    patch = cv2.resize(img[py0:py1, px0:px1], (round((px1 - px0) * k), round((py1 - py0) * k)), interpolation=cv2.INTER_AREA)
+    size = (round((px1 - px0) * k), round((py1 - py0) * k))
+    patch = cv2.resize(img[py0:py1, px0:px1], size, interpolation=cv2.INTER_AREA)
     # top-left of the patch in the frame
     ox = int(round(p.cx - ((fx0 + fx1) / 2 - px0) * k))
     oy = int(round(p.cy - ((fy0 + fy1) / 2 - py0) * k))
@@ -127,4 +128,5 @@ def covers(crop: tuple, face: tuple, min_inside: float = 0.8, max_ratio: float =
     inter = max(0.0, min(cx1, fx1) - max(cx0, fx0)) * max(0.0, min(cy1, fy1) - max(cy0, fy0))
     area = (fx1 - fx0) * (fy1 - fy0)
     side = max(cx1 - cx0, cy1 - cy0)
-    return fx0 <= mx <= fx1 and fy0 <= my <= fy1 and inter >= min_inside * area and side <= max_ratio * max(fx1 - fx0, fy1 - fy0)
+    centred = fx0 <= mx <= fx1 and fy0 <= my <= fy1
+    return centred and inter >= min_inside * area and side <= max_ratio * max(fx1 - fx0, fy1 - fy0)

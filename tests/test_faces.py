@@ -23,13 +23,13 @@ def shift(box, dx):
     return (box[0] - dx, box[1], box[2] - dx, box[3])
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_mtcnn_finds_each_speaker_in_dialog_frames(seed):
+@pytest.mark.parametrize("method,seed", [("mtcnn", 0), ("mtcnn", 1), ("haar", 0)])
+def test_detector_finds_each_speaker_in_dialog_frames(method, seed):
     """720 x 480, two people side by side, faces 60-90 px wide, moving: >= 95 % of frames hold the right face."""
     frames, truth = rf.dialog((480, 720), n=16, seed=seed)
     for side, name, dx in (("left", "astronaut", 0), ("right", "hopper", 360)):
         halves = [media.half_of(f, side) for f in frames]
-        boxes, n_box, n_missed = faces.face_boxes(halves, "mtcnn", fallback=(0, 0, 360, 360))
+        boxes, n_box, n_missed = faces.face_boxes(halves, method, fallback=(0, 0, 360, 360))
         hits = [rf.covers(b, shift(t[name], dx)) for b, t in zip(boxes, truth)]
         assert np.mean(hits) >= 0.95, (side, hits)
         assert n_box == 0 and n_missed <= 1
