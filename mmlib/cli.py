@@ -8,7 +8,7 @@
     mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
     mmlib report                                                # README's results block from results/default/
 
-`-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=detector`).
+`-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=haar`).
 """
 
 from __future__ import annotations
@@ -60,16 +60,17 @@ def cmd_synth(args) -> None:
 
 def cmd_features(args) -> None:
     from mmlib import paths
-    from mmlib.data.corpus import labelled, prepare_corpus
+    from mmlib.data.corpus import prepare_corpus, require_labelled
     from mmlib.data.features import extract_features
 
     cfg = _config(args)
     table = prepare_corpus(cfg, progress=not args.quiet)
-    rows = table if args.all_rows else labelled(table)
+    rows = table if args.all_rows and len(table) else require_labelled(table, cfg.data)
     cache_dir = paths.resolve(args.cache_dir or f"{cfg.data.data_dir}/cache", "--cache-dir")
     feats = extract_features(rows, cfg, cache_dir=cache_dir,
                              on_error=args.on_error, progress=not args.quiet, workers=args.workers)
-    print(json.dumps({"utterances": len(rows), "stats": feats.stats, "skipped": feats.skipped}, indent=2))
+    print(json.dumps({"utterances": len(rows), "stats": feats.stats, "skipped": feats.skipped,
+                      "face_fallbacks": feats.fallbacks}, indent=2))
 
 
 def cmd_study(args) -> None:
@@ -131,12 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     r.set_defaults(fn=cmd_report)
 
     args = p.parse_args(argv)
+    from mmlib.data.faces import DetectorUnavailable
     from mmlib.data.features import BadMediaError
     from mmlib.study import StudyError
 
     try:
         args.fn(args)
-    except (StudyError, BadMediaError) as err:
+    except (StudyError, BadMediaError, DetectorUnavailable) as err:
         print(f"mmlib {args.cmd}: {err}", file=sys.stderr)
         raise SystemExit(1) from None
     except (KeyError, ValueError, FileNotFoundError) as err:

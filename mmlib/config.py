@@ -29,7 +29,7 @@ class DataConfig:
     root: Optional[str] = None  # corpus root; None = the synthetic corpus under data_dir
     data_dir: str = "data"  # where the synthetic corpus, feature caches and checkpoints live
     label_set: str = "4class"  # 4class: neu, hap (+exc), sad, ang | 6class: neu, hap, exc, sad, ang, fru
-    protocol: str = "loso5"  # loso5 (leave one session out) | session_speaker10 (the authors' 10 folds)
+    protocol: str = "loso5"  # loso5 | session_speaker10 (the authors') | ravdess6_lit | cremad5_lit | actor<k> (splits.py)
     on_error: str = "raise"  # raise | skip: what bad media does to a run
     speaker_norm: bool = True  # standardize features per speaker (label-free); False = the authors' global
 
@@ -56,7 +56,7 @@ class AudioConfig:
 class VideoConfig:
     n_frames: int = 16  # sampled evenly across the utterance's segment
     size: int = 112  # face crop is resized to size x size
-    crop: str = "box"  # box (fixed box per half) | detector (OpenCV Haar face detector, smoothed, box fallback)
+    crop: str = "box"  # box (fixed box) | mtcnn (the authors' detector) | haar (OpenCV; alias detector): see data/faces.py
     face_box: tuple[float, float, float, float] = (0.1, 0.1, 0.9, 0.9)  # x0, y0, x1, y1 relative to the half
     blur_sigma: float = 0.0  # degrade: Gaussian blur of the face crop (robustness runs)
     occlusion: float = 0.0  # degrade: fraction of the face covered
@@ -270,7 +270,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "audio.max_seconds": 30.0,
         "video.n_frames": 16,
         "video.size": 112,
-        "video.crop": "detector",
+        "video.crop": "mtcnn",  # the authors' detector (facenet-pytorch), smoothed, fixed box as fallback
         "model.dim": 512,
         "model.audio_width": 1.0,
         "model.video_arch": "mc3_18",
@@ -279,24 +279,24 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.num_workers": 4,  # loader processes per training: the GPU must not wait for batches
     },
     # RAVDESS (24 actors, 1,440 speech clips of ~3.5 s, 8 classes), with the model sizes of "default" (a CPU run).
-    # actor6: 6 folds of 4 test actors, 4 validation actors, 16 training actors.
+    # ravdess6_lit: the literature's 6 folds of 4 consecutive test actors (01-04, ...), the next 4 validate.
     "ravdess": {
         "data.dataset": "ravdess",
         "data.label_set": "ravdess8",
-        "data.protocol": "actor6",
+        "data.protocol": "ravdess6_lit",
         "audio.max_seconds": 4.0,  # RAVDESS clips run ~3.5-4 s, silence included
-        "video.crop": "detector",
+        "video.crop": "mtcnn",
         "video.face_box": (0.3, 0.1, 0.7, 0.8),  # detector fallback: a centred square of the 16:9 frame
         **CPU_SIZES,
     },
     # CREMA-D (91 actors, 7,438 usable clips of ~2.5 s, 6 classes), same model sizes as "ravdess".
-    # actor5: 5 folds of ~18 test actors, ~18 validation actors, ~55 training actors.
+    # cremad5_lit: the literature's 5 folds of consecutive actors (1001-1018, ...), the next block validates.
     "cremad": {
         "data.dataset": "cremad",
         "data.label_set": "cremad6",
-        "data.protocol": "actor5",
+        "data.protocol": "cremad5_lit",
         "audio.max_seconds": 3.0,  # most CREMA-D clips are 2-3 s
-        "video.crop": "detector",
+        "video.crop": "mtcnn",
         "video.face_box": (0.24, 0.1, 0.76, 0.8),  # detector fallback: a centred square of the 4:3 frame
         **CPU_SIZES,
     },

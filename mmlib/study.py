@@ -6,7 +6,10 @@
 
 The run is built in `results/.tmp-<run>-<pid>/` and renamed to `results/<run>/` only when every
 notebook has finished, so a failed run never replaces the previous complete one; its partial
-output is kept in `results/<run>.failed/` and the error names the notebook and cell.
+output is kept in `results/<run>.failed/` and the error names the notebook and cell. A run that was
+killed leaves its `.tmp-<run>-<pid>/` behind: the next run removes those whose process is gone (and
+lists them in its manifest under "removed_stale"), and reports those whose process still runs.
+The manifest's "face_crop" section says, per utterance, how many frames fell back to the fixed box.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +33,7 @@ from mmlib.config import StudyConfig
 NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis",
              "05_when_fusion_helps")
 PACKAGES = ("torch", "torchvision", "lightning", "numpy", "pandas", "scikit-learn", "scipy", "librosa",
-            "soundfile", "av", "opencv-python-headless", "matplotlib", "seaborn", "papermill")
+            "soundfile", "av", "opencv-python-headless", "facenet-pytorch", "matplotlib", "seaborn", "papermill")
 
 
 class StudyError(RuntimeError):
@@ -108,6 +112,53 @@ def scrub_notebook(path: Path, final: Path | None = None) -> None:
     nbformat.write(nb, path)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale(results: Path) -> tuple[list[str], list[str]]:
+    """Remove `.tmp-<run>-<pid>` / `.old-<run>-<pid>` folders of processes that no longer exist.
+
+    Returns (removed, still running): folder names. Folders of live processes are left alone (another
+    run may be writing them); a printed line names both kinds.
+    """
+    removed, running = [], []
+    if not results.is_dir():
+        return removed, running
+    for d in sorted(results.iterdir()):
+        m = re.fullmatch(r"\.(tmp|old)-(.+)-(\d+)", d.name)
+        if not (m and d.is_dir()):
+            continue
+        if int(m.group(3)) != os.getpid() and _alive(int(m.group(3))):
+            running.append(d.name)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    if removed:
+        print(f"[study] removed {len(removed)} folder(s) left by killed runs: {', '.join(removed)}", flush=True)
+    if running:
+        print(f"[study] note: {', '.join(running)} belong(s) to runs still in progress (left alone)", flush=True)
+    return removed, running
+
+
+def face_crop_report(cfg: StudyConfig, feats) -> dict[str, Any]:
+    """The manifest's account of the face crop: totals and, per utterance, frames on the fixed box."""
+    stats = feats.stats.get("video", {})
+    return {
+        "method": cfg.video.crop,
+        "frames_on_box": int(stats.get("frames_on_box", 0)),
+        "frames_undetected": int(stats.get("frames_undetected", 0)),
+        "utterances_on_box": int(stats.get("utterances_on_box", 0)),
+        "utterances": {uid: feats.fallbacks[uid] for uid in sorted(feats.fallbacks)},
+    }
+
+
 def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | Path = "results",
               overrides: dict[str, Any] | None = None, data_root: str | None = None, retrain: bool = False,
               progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS) -> Path:
@@ -118,12 +169,13 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     """
     import papermill as pm
 
-    from mmlib.data.corpus import labelled, prepare_corpus
+    from mmlib.data.corpus import prepare_corpus, require_labelled
     from mmlib.data.features import extract_features
 
     run_name = run_name or cfg.profile
     results = paths.resolve(results_dir, "results_dir")  # relative: from the repository root, not the cwd
     final = results / run_name
+    removed_stale, _ = clean_stale(results)
     tmp = results / f".tmp-{run_name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -137,7 +189,11 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     # corpus and features first, with their own progress bars (the notebooks then hit the cache)
     print(f"[study] {run_name}: corpus and features (profile {cfg.profile})", flush=True)
     table = prepare_corpus(cfg, progress=progress)
-    feats = extract_features(labelled(table), cfg, cache_dir=Path(data_dir) / "cache", progress=progress)
+    feats = extract_features(require_labelled(table, cfg.data), cfg, cache_dir=Path(data_dir) / "cache",
+                             progress=progress)
+    face_crop = face_crop_report(cfg, feats)
+    feature_hashes = {m: _feature_hash(getattr(feats, m)) for m in ("audio", "video")}
+    del feats  # the notebooks load their own copy; a real corpus's features are large
 
     params = {
         "profile": cfg.profile,
@@ -196,7 +252,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "folds": list(cfg.folds) if cfg.folds else "all",
         "normalization": NORMALIZATION[cfg.data.speaker_norm],
         "corpus": _corpus_identity(cfg, table),
-        "features": {m: _feature_hash(getattr(feats, m)) for m in ("audio", "video")},
+        "features": feature_hashes,
         "checkpoints": _checkpoints(tmp / "checkpoints.jsonl"),
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
@@ -204,6 +260,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "argv": sys.argv},
         "wall_seconds": {"total": round(time.time() - t_start, 1), **timings},
         "skipped": json.loads(skipped_file.read_text()) if skipped_file.exists() else {},
+        "face_crop": face_crop,
+        "removed_stale": removed_stale,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (tmp / "checkpoints.jsonl").unlink(missing_ok=True)

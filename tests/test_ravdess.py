@@ -1,5 +1,6 @@
 """The RAVDESS loader, features, folds and training on tiny RAVDESS-shaped trees (tests/corpora.py)."""
 
+import json
 import shutil
 
 import numpy as np
@@ -135,10 +136,10 @@ def test_features_on_mp4_and_wav_audio(seven, tmp_path):
 
 
 def test_detector_crop_on_ravdess_video(seven, tmp_path):
-    """The profile's crop: the face detector (falling back to face_box) on full 16:9 frames."""
+    """The profile's crop: MTCNN (falling back to face_box) on full 16:9 frames of drawn faces."""
     table = labelled(ravdess.load_corpus(seven)).head(4)
     cfg = load_config("ravdess", {"video.n_frames": 4, "video.size": 24})
-    assert cfg.video.crop == "detector"
+    assert cfg.video.crop == "mtcnn" and cfg.data.protocol == "ravdess6_lit"
     feats = extract_features(table, cfg, cache_dir=tmp_path / "cache", modalities=("video",), progress=False, workers=1)
     assert {k: v.shape for k, v in feats.video.items()} == {uid: (4, 24, 24, 3) for uid in table["id"]}
 
@@ -160,7 +161,8 @@ def test_folds_never_share_an_actor(seven, protocol):
 def test_one_training_step(seven, tmp_path):
     from mmlib.training import fit_fold
 
-    cfg = load_config("ravdess", {**TINY, "video.crop": "box", "data.data_dir": str(tmp_path)})
+    over = {**TINY, "video.crop": "box", "data.protocol": "actor6"}  # the literature's folds need all actors
+    cfg = load_config("ravdess", {**over, "data.data_dir": str(tmp_path)})
     table = labelled(ravdess.load_corpus(seven, label_set=cfg.data.label_set))
     feats = extract_features(table, cfg, cache_dir=tmp_path / "cache", progress=False, workers=1)
     fold = make_folds(table, cfg.data.protocol)[0]
@@ -179,11 +181,14 @@ def test_quick_study_on_ravdess(tmp_path):
     from mmlib.study import run_study
 
     tree = write_ravdess(tmp_path / "RAVDESS", actors=range(1, 8), intensities=(1,), fps=FPS)  # 7 x 8 clips
-    over = {**TINY, "folds": [1], "run.executor": "sequential"}  # papermill passes lists, not tuples; the Ray
-    # executor is covered by the synthetic quick study
+    over = {**TINY, "folds": [1], "data.protocol": "actor6", "run.executor": "sequential"}  # papermill passes
+    # lists; ravdess6_lit needs 24 actors; the Ray executor is covered by the synthetic quick study
     cfg = load_config("ravdess", {**over, "data.root": str(tree), "data.data_dir": str(tmp_path / "data")})
     run = run_study(cfg, run_name="rav", results_dir=tmp_path / "results", overrides=over, progress=False)
     assert (run / "metrics.csv").exists() and (run / "manifest.json").exists()
+    crop = json.loads((run / "manifest.json").read_text())["face_crop"]
+    assert crop["method"] == "mtcnn" and crop["utterances_on_box"] == len(crop["utterances"]) - sum(
+        c["box"] == 0 for c in crop["utterances"].values())
     m = pd.read_csv(run / "metrics.csv")
     assert set(m["model"]) >= {"audio", "video", "concat", "matchmap"} and m["UA"].between(0, 1).all()
     pred = pd.read_csv(run / "predictions" / "fusion.csv", keep_default_na=False)

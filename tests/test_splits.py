@@ -69,3 +69,53 @@ def test_errors():
     bad = bad[~((bad.session == 3) & (bad.gender == "M"))]
     with pytest.raises(ValueError, match="session 3 must have exactly one female and one male"):
         make_folds(bad, "session_speaker10")
+
+
+def actor_table(speakers, per_actor=3, seed=0):
+    """A RAVDESS/CREMA-D-shaped table: one session, the given speaker ids, rows in random order."""
+    rows = [{"id": f"{spk}_{k:02d}", "session": 1, "speaker": spk, "gender": "U"}
+            for spk in speakers for k in range(per_actor)]
+    t = pd.DataFrame(rows)
+    return t.iloc[np.random.default_rng(seed).permutation(len(t))].reset_index(drop=True)
+
+
+RAVDESS = [f"Actor_{n:02d}" for n in range(1, 25)]
+CREMAD = [str(n) for n in range(1001, 1092)]
+
+
+def test_ravdess6_lit_membership():
+    folds = make_folds(actor_table(RAVDESS), "ravdess6_lit")
+    assert [f.test_speakers for f in folds] == [tuple(RAVDESS[i:i + 4]) for i in range(0, 24, 4)]
+    assert [f.val_speakers for f in folds] == [tuple(RAVDESS[i:i + 4]) for i in (4, 8, 12, 16, 20, 0)]
+    assert all(len(f.train_speakers) == 16 for f in folds)
+    assert folds[0].train_speakers == tuple(RAVDESS[8:])
+
+
+def test_cremad5_lit_membership():
+    folds = make_folds(actor_table(CREMAD), "cremad5_lit")
+    assert [(f.test_speakers[0], f.test_speakers[-1], len(f.test_speakers)) for f in folds] == [
+        ("1001", "1018", 18), ("1019", "1036", 18), ("1037", "1054", 18), ("1055", "1072", 18), ("1073", "1091", 19)]
+    assert folds[4].val_speakers == tuple(CREMAD[:18])  # cyclic: the last fold validates on the first block
+    assert [len(f.train_speakers) for f in folds] == [55, 55, 55, 54, 54]
+
+
+@pytest.mark.parametrize("protocol,speakers", [("ravdess6_lit", RAVDESS), ("cremad5_lit", CREMAD),
+                                               ("actor6", RAVDESS), ("actor5", CREMAD)])
+def test_actor_protocols_never_leak_and_test_everyone_once(protocol, speakers):
+    a = make_folds(actor_table(speakers, seed=1), protocol)
+    assert a == make_folds(actor_table(speakers, seed=2), protocol)  # row order does not matter
+    table = actor_table(speakers)
+    spk = dict(zip(table["id"], table["speaker"]))
+    for f in a:
+        parts = [{spk[u] for u in f.part(p)} for p in ("train", "val", "test")]
+        assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+        assert len(set(f.train) | set(f.val) | set(f.test)) == len(table)
+    assert sorted(u for f in a for u in f.test) == sorted(table["id"])
+
+
+def test_literature_protocols_need_their_corpus():
+    with pytest.raises(ValueError, match=r"protocol ravdess6_lit: the table has no actor numbered 9-12 \(fold 3\), "
+                                         r"13-16 \(fold 4\), 17-20 \(fold 5\), 21-24 \(fold 6\)"):
+        make_folds(actor_table(RAVDESS[:8]), "ravdess6_lit")
+    with pytest.raises(ValueError, match=r"protocol cremad5_lit: speaker 'Actor_01' is not an actor number in 1001-"):
+        make_folds(actor_table(RAVDESS), "cremad5_lit")

@@ -23,6 +23,8 @@ def test_notebooks_are_committed_clean():
 @pytest.mark.slow
 def test_quick_study_end_to_end(tmp_path):
     cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data")})
+    stale = tmp_path / "results" / ".tmp-quick-99999999"  # left by a killed run (no such process)
+    stale.mkdir(parents=True)
     run = run_study(cfg, run_name="quick", results_dir=tmp_path / "results", progress=False)
     assert run == (tmp_path / "results" / "quick").resolve()
     for name in NOTEBOOKS:
@@ -64,6 +66,9 @@ def test_quick_study_end_to_end(tmp_path):
     assert not any(c["trained"] for c in json.loads((again / "manifest.json").read_text())["checkpoints"])
     assert set(NOTEBOOKS) <= set(manifest["wall_seconds"])
     assert manifest["config"]["profile"] == "quick" and manifest["versions"]["torch"] == "2.14.1"
+    assert manifest["removed_stale"] == [".tmp-quick-99999999"] and not stale.exists()
+    assert manifest["face_crop"] == {"method": "box", "frames_on_box": 0, "frames_undetected": 0,
+                                     "utterances_on_box": 0, "utterances": {}}
     assert not list((tmp_path / "results").glob(".tmp-*"))
 
 

@@ -70,6 +70,21 @@ def labelled(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["label"].notna()].reset_index(drop=True)
 
 
+def require_labelled(table: pd.DataFrame, data_cfg) -> pd.DataFrame:
+    """`labelled(table)`, or a ValueError naming the corpus root and the label set when no row has a label."""
+    rows = labelled(table)
+    if len(rows) == 0:
+        where = data_cfg.root or f"the synthetic corpus under {data_cfg.data_dir}"
+        codes = sorted(table["emotion"].astype(str).unique())[:20] if len(table) else []
+        raise ValueError(
+            f"no utterance of {data_cfg.dataset} corpus {where} falls in label set {data_cfg.label_set!r} "
+            f"({', '.join(sorted(LABEL_SETS[data_cfg.label_set]))}): the corpus has {len(table)} utterance(s)"
+            + (f" with emotion codes {codes}; choose a label set that matches them (data.label_set)" if codes
+               else "; check data.root")
+        )
+    return rows
+
+
 def validate_table(table: pd.DataFrame) -> pd.DataFrame:
     """Check the contract: exact columns, unique ids, sane segments. Returns the table, sorted by id."""
     missing = [c for c in COLUMNS if c not in table.columns]

@@ -5,13 +5,18 @@
     feats.video["Ses01F_impro01_F000"].shape   # (n_frames, size, size, 3) uint8
                                                # chunked audio: (n_chunks, n_frames, size, size, 3)
     feats.stats                                # {"audio": {"hits": .., "built": ..}, "video": {...}}
+    feats.fallbacks                            # {"Ses01F_impro01_M003": {"frames": 16, "box": 16, "missed": 16}}
 
 Cache layout: `<cache_dir>/<modality>-<key>/<utt id>-<media fingerprint>.npy`, where `key` hashes the
-modality's config section and the source code of the functions that compute it (so editing the
-video crop never invalidates the audio cache), and the fingerprint hashes the media file's path,
-size and modification time. Files are written to a temporary name and renamed into place, so an
-interrupted run leaves no half-written entry. Missing entries are built in parallel, one task per
-utterance (audio) or per video file (video), with a progress bar.
+modality's config section, the source code of the functions that compute it (so editing the video
+crop never invalidates the audio cache) and the versions of the libraries that shape it
+(`library_versions`), and the fingerprint hashes the media file's path, size and modification time.
+With a face detector, `<...>.faces.json` beside each clip keeps its detection counts (frames that fell
+back to the fixed box, frames without a detection of their own), so `fallbacks` is complete on cache
+hits too. Files are written to a temporary name and renamed into place, so an interrupted run leaves
+no half-written entry; an entry that does not load (cut short, emptied) is deleted, rebuilt, and
+named in a warning. Missing entries are built in parallel, one task per utterance (audio) or per
+video file (video), with a progress bar.
 
 Chunked mode (`audio.chunk_seconds` set): each utterance's video is cut into the chunks of
 `mmlib.data.chunks.chunk_spans` (same remainder rule as the audio, `audio.min_chunk_fraction`) and
@@ -21,10 +26,14 @@ the chunk settings; the non-chunked key and arrays are untouched.
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import inspect
+import json
 import multiprocessing
 import os
+import pickle
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +44,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mmlib.config import AudioConfig, StudyConfig, VideoConfig, stable_hash
-from mmlib.data import chunks, degrade, media
+from mmlib.data import chunks, degrade, faces, media
 from mmlib.data.media import MediaError
 
 
@@ -58,6 +67,7 @@ class FeatureSet:
     video: dict[str, np.ndarray] = field(default_factory=dict)  # id -> (T, H, W, 3) uint8; chunked: (K, T, H, W, 3)
     skipped: dict[str, str] = field(default_factory=dict)  # id -> reason
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    fallbacks: dict[str, int] = field(default_factory=dict)  # id -> frames cropped with the fixed face_box
 
 
 # ---------------------------------------------------------------- audio
@@ -92,8 +102,9 @@ def audio_features(path: str, uid: str, cfg: AudioConfig) -> np.ndarray:
 
 # ---------------------------------------------------------------- video
 
-def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig) -> list:
-    clips = media.read_clips(path, segments, cfg.n_frames, sides, cfg.size, cfg.crop, cfg.face_box)
+def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig, counts: list | None = None) -> list:
+    """Clips of one video's segments; `counts` (a list) receives (box frames, undetected frames) per segment."""
+    clips = media.read_clips(path, segments, cfg.n_frames, sides, cfg.size, cfg.crop, cfg.face_box, counts)
     if cfg.blur_sigma or cfg.occlusion or cfg.drop_prob:
         clips = [
             c if isinstance(c, MediaError) else degrade.degrade_frames(
@@ -105,7 +116,7 @@ def video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig
 
 
 def chunked_video_features(path: str, uids: list[str], segments, sides, cfg: VideoConfig, chunk: float,
-                           min_fraction: float) -> list:
+                           min_fraction: float, counts: list | None = None) -> list:
     """Per utterance a (n_chunks, n_frames, H, W, 3) array, chunk k's frames from chunk k's own span.
 
     All chunks of all utterances of the video go to one read_clips call (one decoding pass); an
@@ -114,10 +125,13 @@ def chunked_video_features(path: str, uids: list[str], segments, sides, cfg: Vid
     spans = [chunks.chunk_spans(start, end, chunk, min_fraction) for start, end in segments]
     flat_ids = [f"{uid}#{k}" for uid, sp in zip(uids, spans) for k in range(len(sp))]
     flat_sides = [side for side, sp in zip(sides, spans) for _ in sp]
-    clips = video_features(path, flat_ids, [s for sp in spans for s in sp], flat_sides, cfg)
+    flat_counts: list = []
+    clips = video_features(path, flat_ids, [s for sp in spans for s in sp], flat_sides, cfg, flat_counts)
     out, i = [], 0
     for sp in spans:
-        mine, i = clips[i : i + len(sp)], i + len(sp)
+        mine, mine_counts, i = clips[i : i + len(sp)], flat_counts[i : i + len(sp)], i + len(sp)
+        if counts is not None:  # an utterance's detection counts: the sums over its chunks
+            counts.append(tuple(int(sum(c[j] for c in mine_counts)) for j in range(2)) if mine_counts else (0, 0))
         bad = [c for c in mine if isinstance(c, MediaError)]
         out.append(bad[0] if bad else np.stack(mine))  # (n_chunks, n_frames, H, W, 3)
     return out
@@ -138,17 +152,40 @@ def _rng(uid: str, what: str) -> np.random.Generator:
 
 _CODE = {
     "audio": (media.read_audio, logmel, audio_features, degrade.add_noise),
-    "video": (media.read_clips, media.frame_times, media.half_of, media.box_pixels, media.detect_boxes,
-              media.crop_faces, video_features, degrade.degrade_frames),
+    "video": (media.read_clips, media.frame_times, media.half_of, media.box_pixels, faces.face_boxes,
+              faces.detections, faces.smooth_boxes, faces._mtcnn_faces, faces._haar_faces, media.crop_faces,
+              video_features, degrade.degrade_frames),
 }
 
 
+# libraries whose upgrade can change features: part of the cache key, so an upgrade never reuses old entries
+LIBRARIES = {"audio": ("librosa", "soundfile", "soxr", "av", "numpy"), "video": ("opencv-python-headless", "numpy")}
+DETECTOR_LIBRARIES = {"mtcnn": ("facenet-pytorch", "torch")}
+
+
+def library_versions(cfg: StudyConfig, modality: str) -> dict[str, str]:
+    """Versions of the installed libraries that shape this modality's features (the detector's too)."""
+    names = LIBRARIES[modality]
+    if modality == "video":
+        names = names + DETECTOR_LIBRARIES.get(faces.crop_method(cfg.video.crop), ())
+    out = {}
+    for name in names:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    if modality == "video":
+        out["cv2"] = media.cv2.__version__  # the module itself (another OpenCV wheel may provide it)
+    return out
+
+
 def cache_key(cfg: StudyConfig, modality: str) -> str:
-    """Hash of the modality's config section and the source of the functions that compute it."""
+    """Hash of the modality's config section, the source of the functions that compute it, and the
+    versions of the libraries they call."""
     code = "\n".join(inspect.getsource(fn) for fn in _CODE[modality])
     config = asdict(getattr(cfg, modality))
     config.pop("min_chunk_fraction", None)  # the log-mel does not depend on it (the dataset drops chunks)
-    key = {"config": config, "code": code}
+    key = {"config": config, "code": code, "versions": library_versions(cfg, modality)}
     if modality == "video" and _chunking(cfg) is not None:  # chunked clips: a key of their own
         key["chunks"] = {"chunking": _chunking(cfg),
                          "code": inspect.getsource(chunks) + inspect.getsource(chunked_video_features)}
@@ -163,11 +200,32 @@ def fingerprint(path: str | None) -> str:
     return stable_hash([os.path.abspath(path), st.st_size, st.st_mtime_ns], n=10)
 
 
-def _save(path: Path, array: np.ndarray) -> None:
+def _save(path: Path, array: np.ndarray, counts: dict | None = None) -> None:
+    """Write atomically; `counts` (face-detector statistics of a clip) goes to a sidecar written first."""
+    if counts is not None:
+        side = _sidecar(path)
+        tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(counts))
+        os.replace(tmp, side)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         np.save(fh, array)
     os.replace(tmp, path)
+
+
+def _sidecar(path: Path) -> Path:
+    """`<uid>-<fp>.npy` -> `<uid>-<fp>.faces.json`: frames, box (fell back to face_box), missed (no own detection)."""
+    return path.with_suffix(".faces.json")
+
+
+def _load(path: Path, with_counts: bool) -> tuple[np.ndarray, dict | None]:
+    """A cache entry (and its sidecar); any damage raises ValueError naming the file."""
+    try:
+        arr = np.load(path)
+        counts = json.loads(_sidecar(path).read_text()) if with_counts else None
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise ValueError(f"{path}: {type(err).__name__}: {err}") from None
+    return arr, counts
 
 
 # ---------------------------------------------------------------- workers (top level: picklable)
@@ -184,16 +242,19 @@ def _audio_task(args):
 
 def _video_task(args):
     path, uids, segments, sides, cfg, outs, chunking = args
+    counts: list = []  # (frames on the fixed box, undetected frames) per utterance
     if chunking is None:
-        clips = video_features(path, uids, segments, sides, cfg)
+        clips = video_features(path, uids, segments, sides, cfg, counts)
     else:
-        clips = chunked_video_features(path, uids, segments, sides, cfg, *chunking)
+        clips = chunked_video_features(path, uids, segments, sides, cfg, *chunking, counts=counts)
     results = []
-    for uid, clip, out in zip(uids, clips, outs):
+    detector = faces.crop_method(cfg.crop) != "box"
+    for uid, clip, out, (n_box, n_missed) in zip(uids, clips, outs, counts):
         if isinstance(clip, MediaError):
             results.append((uid, str(clip)))
         else:
-            _save(Path(out), clip)
+            _save(Path(out), clip, {"frames": int(np.prod(clip.shape[:-3])), "box": n_box, "missed": n_missed}
+                  if detector else None)
             results.append((uid, None))
     return results
 
@@ -238,6 +299,11 @@ def extract_features(
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     workers = workers or os.cpu_count() or 1
+    if len(table) == 0:
+        raise ValueError(f"no utterances to extract (the table is empty; corpus {cfg.data.root or cfg.data.dataset}, "
+                         f"label set {cfg.data.label_set!r})")
+    if "video" in modalities:
+        faces.check_available(cfg.video.crop)  # a detector that cannot run is an error before any work starts
     feats = FeatureSet()
     problems: dict[str, str] = {}
     for modality in modalities:
@@ -250,37 +316,71 @@ def extract_features(
         target = {
             uid: folder / f"{uid}-{fingerprint(p)}.npy" for uid, p in zip(table["id"], table[src])
         }
-        todo = table[[not target[uid].exists() for uid in table["id"]]]
+        todo = table[np.array([not target[uid].exists() for uid in table["id"]], dtype=bool)]
         mcfg = getattr(cfg, modality)
-        if modality == "audio":
-            tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
-            for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks), len(table) - len(todo)):
-                if err:
-                    problems[uid] = err
-        else:
-            missing = todo[todo["video_path"].isna()]
-            problems.update({uid: "no video for this dialog" for uid in missing["id"]})
-            tasks = [
-                (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
-                 [str(target[u]) for u in g["id"]], _chunking(cfg))
-                for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
-            ]
-            for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing),
-                                len(table) - len(todo)):
-                problems.update({uid: err for uid, err in results if err})
+        _build(modality, todo, mcfg, target, workers, progress, problems, _chunking(cfg), len(table) - len(todo))
+        with_counts = modality == "video" and faces.crop_method(cfg.video.crop) != "box"
         store = getattr(feats, modality)
-        for uid in table["id"]:
-            if uid not in problems:
-                store[uid] = np.load(target[uid])
+        damaged: dict[str, str] = {}
+        for attempt in (1, 2):
+            for uid in table["id"]:
+                if uid in problems or uid in store:
+                    continue
+                try:
+                    store[uid], counts = _load(target[uid], with_counts)
+                except ValueError as err:
+                    if attempt == 2:
+                        problems[uid] = f"cache entry unreadable after a rebuild: {err}"
+                        continue
+                    damaged[uid] = str(err)
+                    target[uid].unlink(missing_ok=True)
+                    continue
+                if counts and counts["missed"]:
+                    feats.fallbacks[uid] = counts
+            if attempt == 2 or not damaged:
+                break
+            warnings.warn(f"{len(damaged)} damaged {modality} cache file(s) rebuilt: "
+                          + "; ".join(damaged[u] for u in sorted(damaged)[:5])
+                          + (f"; ... and {len(damaged) - 5} more" if len(damaged) > 5 else ""), stacklevel=2)
+            _build(modality, table[table["id"].isin(damaged)], mcfg, target, workers, progress, problems,
+                   _chunking(cfg))
         feats.stats[modality] = {
-            "hits": float(len(table) - len(todo)),
-            "built": float(len(todo)),
+            "hits": float(len(table) - len(todo) - len(damaged)),
+            "built": float(len(todo) + len(damaged)),
+            "rebuilt_damaged": float(len(damaged)),
             "seconds": time.perf_counter() - t0,
         }
+        if with_counts:
+            fb = [c for u, c in feats.fallbacks.items() if u not in problems]
+            feats.stats[modality].update({
+                "frames_on_box": float(sum(c["box"] for c in fb)),
+                "frames_undetected": float(sum(c["missed"] for c in fb)),
+                "utterances_on_box": float(sum(c["box"] > 0 for c in fb)),
+            })
     if problems and on_error == "raise":
         raise BadMediaError(problems)
     feats.skipped = problems
-    for store in (feats.audio, feats.video):
+    for store in (feats.audio, feats.video, feats.fallbacks):
         for uid in problems:
             store.pop(uid, None)
     return feats
+
+
+def _build(modality: str, todo: pd.DataFrame, mcfg, target: dict, workers: int, progress: bool,
+           problems: dict[str, str], chunking: tuple[float, float] | None = None, cached: int = 0) -> None:
+    """Compute the cache entries of `todo`'s rows; bad media goes to `problems` (id -> reason)."""
+    if modality == "audio":
+        tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
+        for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks), cached):
+            if err:
+                problems[uid] = err
+    else:
+        missing = todo[todo["video_path"].isna()]
+        problems.update({uid: "no video for this dialog" for uid in missing["id"]})
+        tasks = [
+            (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
+             [str(target[u]) for u in g["id"]], chunking)
+            for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
+        ]
+        for results in _run(tasks, _video_task, workers, progress, "face clips", len(todo) - len(missing), cached):
+            problems.update({uid: err for uid, err in results if err})

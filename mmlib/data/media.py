@@ -3,11 +3,13 @@
     wave = read_audio("Ses01F_impro01_F000.wav", sr=16000)               # float32 mono, resampled
     wave = read_audio("01-01-03-01-01-01-01.mp4", sr=16000)              # a video's audio track (PyAV)
     clips = read_clips("Ses01F_impro01.avi", [(6.29, 8.23), ...], n_frames=16,
-                       side="left", size=112, crop="box", box=(0.1, 0.1, 0.9, 0.9))
+                       side="left", size=112, crop="mtcnn", box=(0.1, 0.1, 0.9, 0.9))
 
 `read_clips` decodes a video once, front to back, and keeps only the frames the segments need
 (`grab` skips the colour conversion of the others), so all utterances of one IEMOCAP dialog cost
-one pass over its .avi. Frames are sampled at the centres of N equal parts of each segment.
+one pass over its .avi, and each clip is cropped as soon as its last frame is decoded (memory stays
+bounded by the overlapping segments). Frames are sampled at the centres of N equal parts of each
+segment; faces are found by `mmlib.data.faces` (MTCNN, Haar, or a fixed box).
 Problems with one segment raise `MediaError`, which the feature extractor reports per utterance.
 """
 
@@ -18,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import soundfile as sf
+
+from mmlib.data import faces
 
 
 class MediaError(Exception):
@@ -36,6 +40,9 @@ def read_audio(path: str | Path, sr: int = 16000) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"audio file missing: {path}")
+    truncated = wav_truncation(path)
+    if truncated:
+        raise MediaError(truncated)
     try:
         wave, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
         wave = wave.mean(axis=1)
@@ -68,6 +75,41 @@ def read_audio(path: str | Path, sr: int = 16000) -> np.ndarray:
     return wave
 
 
+def wav_truncation(path: Path) -> str | None:
+    """A message if `path` is a RIFF/WAVE file whose data chunk is shorter than its header declares, else None.
+
+    libsndfile reads such a file without complaint and returns the samples that are there, so a copy
+    cut short would otherwise surface later as "too short" or as silently shorter features.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            size = path.stat().st_size
+            block = None
+            while True:
+                chunk = fh.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, n = chunk[:4], int.from_bytes(chunk[4:], "little")
+                if cid == b"fmt ":
+                    fmt = fh.read(n)
+                    block = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else None
+                    fh.seek(n % 2, 1)
+                    continue
+                if cid == b"data":
+                    have = size - fh.tell()
+                    if n in (0, 0xFFFFFFFF) or have >= n:  # 0 / 0xFFFFFFFF: streamed writers leave the size open
+                        return None
+                    unit = block or 1
+                    return (f"truncated wav {path}: its header declares {n // unit} sample frames, the file holds "
+                            f"{have // unit} ({100 * have / n:.1f} %); the copy was cut short, fetch the file again")
+                fh.seek(n + n % 2, 1)
+    except OSError:
+        return None
+
+
 def frame_times(start: float, end: float, n_frames: int) -> np.ndarray:
     """Centres of n equal parts of [start, end]: where the clip's frames are sampled."""
     return start + (np.arange(n_frames) + 0.5) * (end - start) / n_frames
@@ -95,72 +137,16 @@ def box_pixels(shape: tuple[int, ...], box: tuple[float, float, float, float]) -
     return px
 
 
-_CASCADE: cv2.CascadeClassifier | None = None
+def crop_faces(frames: list[np.ndarray], size: int, crop: str, box, counts: list | None = None) -> np.ndarray:
+    """(T, size, size, 3) uint8 face crops of RGB frames (already the speaker's half).
 
-
-def _cascade() -> cv2.CascadeClassifier | None:
-    """OpenCV's Haar face detector, or None where OpenCV has none (OpenCV 5 moved it out of the wheel)."""
-    global _CASCADE
-    if not hasattr(cv2, "CascadeClassifier"):
-        import warnings
-
-        warnings.warn(f"OpenCV {cv2.__version__} has no Haar face detector: video.crop='detector' uses the fixed "
-                      "face_box (install opencv-python-headless<5 for the detector)", stacklevel=2)
-        return None
-    if _CASCADE is None:
-        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-        _CASCADE = cv2.CascadeClassifier(str(path))
-        if _CASCADE.empty():
-            raise MediaError(f"OpenCV's bundled face detector could not be loaded from {path}")
-    return _CASCADE
-
-
-def detect_boxes(frames: list[np.ndarray], fallback: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    """One square face box per frame: the largest Haar detection, smoothed over time.
-
-    Frames without a detection take the nearest detected box; with no detection at all, every
-    frame takes `fallback`. Centres and sizes are median-filtered over 3 frames, so a single
-    spurious detection does not make the crop jump.
+    crop: box | mtcnn | haar (alias: detector), see `mmlib.data.faces`. When `counts` is a list, the
+    pair (frames cropped with the fixed box, frames without a detection of their own) is appended to it.
     """
-    cascade = _cascade()
-    if cascade is None:
-        return [fallback] * len(frames)
-    found: list[np.ndarray | None] = []
-    for f in frames:
-        gray = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
-        min_side = max(16, min(gray.shape) // 8)
-        dets = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(min_side, min_side))
-        if len(dets):
-            x, y, w, h = max(dets, key=lambda d: d[2] * d[3])
-            found.append(np.array([x + w / 2, y + h / 2, max(w, h) * 1.2], dtype=float))  # 20 % margin
-        else:
-            found.append(None)
-    idx = [i for i, b in enumerate(found) if b is not None]
-    if not idx:
-        return [fallback] * len(frames)
-    params = np.stack([found[min(idx, key=lambda j: abs(j - i))] for i in range(len(frames))])
-    if len(params) >= 3:
-        padded = np.concatenate([params[:1], params, params[-1:]])
-        params = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-    boxes = []
-    for (cx, cy, s), f in zip(params, frames):
-        h, w = f.shape[:2]
-        s = min(s, h, w)
-        x0 = int(np.clip(cx - s / 2, 0, w - s))
-        y0 = int(np.clip(cy - s / 2, 0, h - s))
-        boxes.append((x0, y0, x0 + int(s), y0 + int(s)))
-    return boxes
-
-
-def crop_faces(frames: list[np.ndarray], size: int, crop: str, box) -> np.ndarray:
-    """(T, size, size, 3) uint8 face crops of RGB frames (already the speaker's half)."""
     fixed = box_pixels(frames[0].shape, box)
-    if crop == "box":
-        boxes = [fixed] * len(frames)
-    elif crop == "detector":
-        boxes = detect_boxes(frames, fixed)
-    else:
-        raise ValueError(f"video.crop must be 'box' or 'detector', got {crop!r}")
+    boxes, n_box, n_missed = faces.face_boxes(frames, crop, fixed)
+    if counts is not None:
+        counts.append((n_box, n_missed))
     out = [
         cv2.resize(f[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)
         for f, (x0, y0, x1, y1) in zip(frames, boxes)
@@ -176,10 +162,19 @@ def read_clips(
     size: int,
     crop: str = "box",
     box=(0.1, 0.1, 0.9, 0.9),
+    counts: list | None = None,
 ) -> list[np.ndarray | MediaError]:
-    """One (n_frames, size, size, 3) uint8 clip per segment, or the MediaError that segment hit."""
+    """One (n_frames, size, size, 3) uint8 clip per segment, or the MediaError that segment hit.
+
+    A segment is cropped as soon as its last frame is decoded, so memory holds the frames of the
+    segments that overlap the current position only, never the whole video. When `counts` is a list,
+    it receives one (frames on the fixed box, frames without own detection) pair per segment.
+    """
     path = Path(path)
     sides = [side] * len(segments) if isinstance(side, str) else list(side)
+    per_segment: list[tuple[int, int]] = [(0, 0)] * len(segments)
+    if counts is not None:
+        counts.extend(per_segment)
     if not path.is_file():
         err = MediaError(f"video file missing: {path}")
         return [err] * len(segments)
@@ -188,12 +183,34 @@ def read_clips(
     if not cap.isOpened() or not fps or fps <= 0:
         cap.release()
         return [MediaError(f"unreadable video {path} (OpenCV could not open it or read its frame rate)")] * len(segments)
-    # frame index -> list of (segment, slot) that need it
+    # frame index -> list of (segment, slot) that need it; segment -> the last frame index it needs
     wanted: dict[int, list[tuple[int, int]]] = {}
+    last_of: dict[int, list[int]] = {}
     for si, (start, end) in enumerate(segments):
-        for slot, t in enumerate(frame_times(start, end, n_frames)):
-            wanted.setdefault(int(np.floor(t * fps)), []).append((si, slot))
+        idx = [int(np.floor(t * fps)) for t in frame_times(start, end, n_frames)]
+        for slot, i in enumerate(idx):
+            wanted.setdefault(i, []).append((si, slot))
+        last_of.setdefault(max(idx), []).append(si)
     frames: dict[tuple[int, int], np.ndarray] = {}
+    out: list[np.ndarray | MediaError | None] = [None] * len(segments)
+
+    def finish(si: int, decoded: int) -> None:
+        got = [frames.pop((si, slot), None) for slot in range(n_frames)]
+        start, end = segments[si]
+        if any(g is None for g in got):
+            n_missing = sum(g is None for g in got)
+            out[si] = MediaError(
+                f"segment [{start:.3f}, {end:.3f}] s lies outside {path.name} "
+                f"({decoded} frames at {fps:g} fps = {decoded / fps:.2f} s decoded; {n_missing} of {n_frames} frames missing)"
+            )
+            return
+        try:
+            seg_counts: list = []
+            out[si] = crop_faces(got, size, crop, box, seg_counts)
+            per_segment[si] = seg_counts[0]
+        except (ValueError, cv2.error) as err:
+            out[si] = MediaError(f"face crop failed in {path.name} [{start:.3f}, {end:.3f}]: {err}")
+
     last = max(wanted) if wanted else -1
     index = 0
     while index <= last:
@@ -204,23 +221,14 @@ def read_clips(
             if ok:
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 for si, slot in wanted[index]:
-                    frames[(si, slot)] = half_of(rgb, sides[si])
+                    frames[(si, slot)] = np.ascontiguousarray(half_of(rgb, sides[si]))  # not a view of the whole frame
         index += 1
+        for si in last_of.get(index - 1, ()):
+            finish(si, index)
     cap.release()
-    out: list[np.ndarray | MediaError] = []
-    for si, (start, end) in enumerate(segments):
-        got = [frames.get((si, slot)) for slot in range(n_frames)]
-        if any(g is None for g in got):
-            n_missing = sum(g is None for g in got)
-            out.append(
-                MediaError(
-                    f"segment [{start:.3f}, {end:.3f}] s lies outside {path.name} "
-                    f"({index} frames at {fps:g} fps = {index / fps:.2f} s decoded; {n_missing} of {n_frames} frames missing)"
-                )
-            )
-            continue
-        try:
-            out.append(crop_faces(got, size, crop, box))
-        except (ValueError, cv2.error) as err:
-            out.append(MediaError(f"face crop failed in {path.name} [{start:.3f}, {end:.3f}]: {err}"))
+    for si in range(len(segments)):
+        if out[si] is None:
+            finish(si, index)
+    if counts is not None:
+        counts[len(counts) - len(segments):] = per_segment
     return out

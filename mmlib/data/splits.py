@@ -9,6 +9,11 @@ Protocols (all computed from sorted session and speaker ids, never from director
   next session (k mod 5 + 1), female on odd folds and male on even ones; the rest is training.
 - session_speaker10 (the authors'): fold k <= 5 holds out session k, validation = its female
   speaker, test = its male speaker; folds 6-10 swap the two. Training = the other four sessions.
+- ravdess6_lit / cremad5_lit: the speaker-independent folds of the audio-visual literature (HiCMAE,
+  Information Fusion 2024, and its followers), blocks of consecutive actor numbers: RAVDESS 01-04,
+  05-08, ..., 21-24; CREMA-D 1001-1018, 1019-1036, 1037-1054, 1055-1072, 1073-1091. Fold i tests on
+  block i; the papers have no validation set, so the validation actors are block i+1 (cyclic), taken
+  from the training actors (they train on the other 20 RAVDESS / ~73 CREMA-D actors, this on 16 / ~55).
 - actor_k: corpora without sessions (RAVDESS, CREMA-D): sorted speakers are dealt into k groups
   round-robin; fold i tests on group i, validates on group i+1, trains on the rest.
 No speaker ever appears in two parts of a fold; `check_folds` asserts it.
@@ -18,9 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re
+
 import pandas as pd
 
-PROTOCOLS = ("loso5", "session_speaker10", "actor5", "actor6", "actor10")
+# literature protocol -> test blocks as inclusive ranges of actor numbers (the digits of the speaker id)
+LITERATURE: dict[str, tuple[tuple[int, int], ...]] = {
+    "ravdess6_lit": ((1, 4), (5, 8), (9, 12), (13, 16), (17, 20), (21, 24)),
+    "cremad5_lit": ((1001, 1018), (1019, 1036), (1037, 1054), (1055, 1072), (1073, 1091)),
+}
+PROTOCOLS = ("loso5", "session_speaker10", *LITERATURE, "actor5", "actor6", "actor10")
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,10 @@ def make_folds(table: pd.DataFrame, protocol: str = "loso5") -> list[Fold]:
                     spk = _speakers_of(table, s)
                     val_g, test_g = ("M", "F") if swap else ("F", "M")
                     folds.append(_fold(len(folds) + 1, table, [spk[val_g]], [spk[test_g]]))
+    elif protocol in LITERATURE:
+        blocks = literature_blocks(table, protocol)
+        for i in range(len(blocks)):
+            folds.append(_fold(i + 1, table, blocks[(i + 1) % len(blocks)], blocks[i]))
     elif protocol.startswith("actor") and protocol[5:].isdigit():
         k = int(protocol[5:])
         speakers = sorted(table["speaker"].unique(), key=_natural_key)
@@ -87,6 +103,26 @@ def make_folds(table: pd.DataFrame, protocol: str = "loso5") -> list[Fold]:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
     check_folds(folds)
     return folds
+
+
+def literature_blocks(table: pd.DataFrame, protocol: str) -> list[list[str]]:
+    """The speakers of each test block of a literature protocol; a speaker outside every block is an error."""
+    ranges = LITERATURE[protocol]
+    blocks: list[list[str]] = [[] for _ in ranges]
+    for spk in sorted(table["speaker"].unique(), key=_natural_key):
+        digits = re.findall(r"\d+", str(spk))
+        number = int(digits[-1]) if digits else None
+        hit = [i for i, (lo, hi) in enumerate(ranges) if number is not None and lo <= number <= hi]
+        if not hit:
+            spans = ", ".join(f"{lo}-{hi}" for lo, hi in ranges)
+            raise ValueError(f"protocol {protocol}: speaker {spk!r} is not an actor number in {spans}; "
+                             "this protocol is for its own corpus only (choose actor5/actor6/actor10 otherwise)")
+        blocks[hit[0]].append(spk)
+    empty = [f"{lo}-{hi} (fold {i + 1})" for i, ((lo, hi), b) in enumerate(zip(ranges, blocks)) if not b]
+    if empty:
+        raise ValueError(f"protocol {protocol}: the table has no actor numbered {', '.join(empty)}; the literature's "
+                         "folds need the whole corpus (on a partial copy use actor5/actor6/actor10)")
+    return blocks
 
 
 def _natural_key(s: str):
