@@ -146,12 +146,19 @@ def _key(overrides: dict[str, Any] | None) -> str:
 
 
 def trained_checkpoint(st: Study, head: str, fold: Fold, seed: int, overrides: dict[str, Any] | None = None) -> Path:
-    """The checkpoint run_models used for this model (run_models must have run in this session)."""
+    """The checkpoint run_models used for this model: in this session, or recorded by an earlier notebook of
+    the same run (results_dir/checkpoints.jsonl). A KeyError when the model was not trained for this run."""
     found = st.checkpoints.get((head, _key(overrides), fold.number, seed))
-    if found is None:
-        raise KeyError(f"no checkpoint of {model_name(head, overrides)} fold {fold.number} seed {seed} in this "
-                       "session: call run_models for it first (it reuses existing checkpoints)")
-    return found
+    if found is not None:
+        return found
+    key = list(_grid.Job(st.cfg.with_overrides(overrides), head, fold, seed).key)
+    ledger = st.results_dir / "checkpoints.jsonl"
+    rows = [json.loads(line) for line in ledger.read_text().splitlines()] if ledger.exists() else []
+    names = [r["checkpoint"] for r in rows if r["key"] == key and (st.ckpt_dir / r["checkpoint"]).exists()]
+    if not names:
+        raise KeyError(f"no checkpoint of {model_name(head, overrides)} fold {fold.number} seed {seed} in this run: "
+                       "call run_models for it first (it reuses existing checkpoints)")
+    return st.ckpt_dir / names[-1]
 
 
 def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap", main: str | None = None) -> pd.DataFrame:
@@ -237,14 +244,20 @@ def corpus_summary(st: Study) -> pd.DataFrame:
     return table
 
 
+def examples_of(st: Study, uids: list[str]) -> tuple[dict, dict]:
+    """Log-mel and face clip of each utterance, named '<label> (<id>)', for plots.examples."""
+    specs, clips = {}, {}
+    label = st.table.set_index("id")["label"]
+    for uid in uids:
+        specs[f"{label[uid]} ({uid})"] = st.feats.audio[uid]
+        video = st.feats.video[uid]
+        clips[f"{label[uid]} ({uid})"] = video[0] if video.ndim == 5 else video  # chunked: the first chunk's frames
+    return specs, clips
+
+
 def examples_per_class(st: Study, rank: int = 0) -> tuple[dict, dict]:
     """Log-mel and face clip of one utterance per class (the `rank`-th by id), for a figure."""
-    specs, clips = {}, {}
-    for cls in st.classes:
-        uid = sorted(st.table.loc[st.table["label"] == cls, "id"])[rank]
-        specs[f"{cls} ({uid})"] = st.feats.audio[uid]
-        clips[f"{cls} ({uid})"] = st.feats.video[uid]
-    return specs, clips
+    return examples_of(st, [sorted(st.table.loc[st.table["label"] == cls, "id"])[rank] for cls in st.classes])
 
 
 def av_trace(st: Study, uid: str) -> tuple:
@@ -266,32 +279,45 @@ def av_trace(st: Study, uid: str) -> tuple:
     return media.read_audio(row["audio_path"], st.cfg.audio.sample_rate), st.cfg.audio.sample_rate, frames, fps
 
 
-def matchmap_examples(st: Study, head: str = "matchmap", n: int = 3, fold: Fold | None = None,
-                      seed: int | None = None) -> list[dict]:
-    """Matchmaps of the first test utterance of n classes under a trained fusion model."""
+def matchmap_item(st: Study, uid: str, head: str = "matchmap", seed: int | None = None) -> dict | None:
+    """The matchmap of one test utterance under the trained `head` of its fold (chunk 0 when audio is
+    chunked), as plots.matchmap_heatmaps takes it; None when that model was not trained in this run."""
     import torch
 
     from mmlib.matchmap import matchmap
 
-    fold = fold or st.folds[0]
+    fold = next((f for f in st.folds if uid in set(f.test)), None)
     seed = st.cfg.seeds[0] if seed is None else seed
+    try:
+        path = trained_checkpoint(st, head, fold, seed) if fold is not None else None
+    except KeyError:
+        path = None
+    if path is None:
+        return None
     cfg = replace(st.cfg, train=replace(st.cfg.train, seed=seed))
-    model, _ = load_checkpoint(trained_checkpoint(st, head, fold, seed))
-    norm = make_normalizer(cfg, fold, st.table, st.feats, head)
+    model, _ = load_checkpoint(path)
+    ds = make_dataset(cfg, [uid], st.table, st.feats, head, make_normalizer(cfg, fold, st.table, st.feats, head))
+    batch = collate([ds[0]], fixed_audio_frames(cfg) if head == "matchmap" or ds.chunk_frames else None)
+    with torch.no_grad():
+        out = model(batch["audio"], batch["video"], batch["audio_lengths"])
+    M = matchmap(out["V"], out["A"])[0]  # (*P, T_a)
+    t_a = int(out["audio_mask"][0].sum())
+    video = st.feats.video[uid]
+    spec = st.feats.audio[uid][0]
+    label = st.table.set_index("id").at[uid, "label"]
+    return {"title": f"{uid}\ntrue {label}, predicted {st.classes[int(out['logits'].argmax())]}",
+            "M": M.reshape(-1, M.shape[-1])[:, :t_a].numpy(), "spec": spec[:, :ds.chunk_frames] if ds.chunk_frames else spec,
+            "frames": video[0] if video.ndim == 5 else video, "hop_s": st.cfg.audio.hop_ms / 1000,
+            "fold": fold.number, "seed": seed}
+
+
+def matchmap_examples(st: Study, head: str = "matchmap", n: int = 3, fold: Fold | None = None,
+                      seed: int | None = None) -> list[dict]:
+    """Matchmaps of the first test utterance of n classes under a trained fusion model."""
+    fold = fold or st.folds[0]
     test = st.table[st.table["id"].isin(fold.test)]
-    items = []
-    for cls in [c for c in st.classes if (test["label"] == c).any()][:n]:
-        uid = sorted(test.loc[test["label"] == cls, "id"])[0]
-        ds = make_dataset(cfg, [uid], st.table, st.feats, head, norm)
-        batch = collate([ds[0]], fixed_audio_frames(cfg) if head == "matchmap" else None)
-        with torch.no_grad():
-            out = model(batch["audio"], batch["video"], batch["audio_lengths"])
-        M = matchmap(out["V"], out["A"])[0]  # (*P, T_a)
-        t_a = int(out["audio_mask"][0].sum())
-        pred = st.classes[int(out["logits"].argmax())]
-        items.append({"title": f"{uid}\ntrue {cls}, predicted {pred}", "M": M.reshape(-1, M.shape[-1])[:, :t_a].numpy(),
-                      "spec": st.feats.audio[uid][0], "frames": st.feats.video[uid]})
-    return items
+    uids = [sorted(test.loc[test["label"] == c, "id"])[0] for c in st.classes if (test["label"] == c).any()][:n]
+    return [matchmap_item(st, uid, head, seed) for uid in uids]
 
 
 def load_predictions(results_dir: str | Path, *names: str) -> pd.DataFrame:

@@ -14,7 +14,6 @@ The matchmap is recomputed from the fusion checkpoint of the utterance's fold (f
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -58,35 +57,6 @@ def utterances(st, pred: pd.DataFrame | None = None) -> pd.DataFrame:
     return out.sort_values("id", ignore_index=True)
 
 
-def matchmap_item(st, uid: str, head: str = "matchmap", seed: int | None = None) -> dict | None:
-    """The matchmap of one test utterance under the trained `head` of its fold, as plots.matchmap_heatmaps
-    takes it; None when that checkpoint was not trained (yet)."""
-    import torch
-
-    from mmlib import experiments as ex
-    from mmlib.data.dataset import collate
-    from mmlib.matchmap import matchmap
-    from mmlib.training import fixed_audio_frames, load_checkpoint, make_dataset, make_normalizer
-
-    fold = next((f for f in st.folds if uid in set(f.test)), None)
-    seed = st.cfg.seeds[0] if seed is None else seed
-    if fold is None or not Path(ex.trained_checkpoint(st, head, fold, seed)).exists():
-        return None
-    cfg = replace(st.cfg, train=replace(st.cfg.train, seed=seed))
-    model, _ = load_checkpoint(ex.trained_checkpoint(st, head, fold, seed))
-    ds = make_dataset(cfg, [uid], st.table, st.feats, head, make_normalizer(cfg, fold, st.table, st.feats, head))
-    batch = collate([ds[0]], fixed_audio_frames(cfg) if head == "matchmap" else None)
-    with torch.no_grad():
-        out = model(batch["audio"], batch["video"], batch["audio_lengths"])
-    M = matchmap(out["V"], out["A"])[0]  # (*P, T_a)
-    t_a = int(out["audio_mask"][0].sum())
-    label = st.table.set_index("id").at[uid, "label"]
-    return {"title": f"{head}: {uid} (true {label}, predicted {st.classes[int(out['logits'].argmax())]}, "
-                     f"fold {fold.number}, seed {seed})",
-            "M": M.reshape(-1, M.shape[-1])[:, :t_a].numpy(), "spec": st.feats.audio[uid][0],
-            "frames": st.feats.video[uid], "hop_s": st.cfg.audio.hop_ms / 1000}
-
-
 def _prob_bars(ax, probs: pd.DataFrame, uid: str, classes: list[str]) -> None:
     """Grouped bars: each model's probability of each class for one utterance; true class in bold."""
     rows = probs.loc[uid]
@@ -112,6 +82,7 @@ def static_figure(st, uids: list[str], pred: pd.DataFrame | None = None) -> plt.
                              layout="constrained", gridspec_kw={"width_ratios": [2.2, 0.8, 2.2]})
     for r, uid in enumerate(uids):
         spec, frames = st.feats.audio[uid][0], st.feats.video[uid]
+        frames = frames[0] if frames.ndim == 5 else frames  # chunked: the first chunk's frames
         dur = spec.shape[-1] * st.cfg.audio.hop_ms / 1000
         axes[r, 0].imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, dur, 0, spec.shape[0]))
         axes[r, 0].set(yticks=[], ylabel="log-mel", xlabel="time (s)" if r == len(uids) - 1 else "")
@@ -161,6 +132,7 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
     import ipywidgets as w
     from IPython.display import Audio, display
 
+    from mmlib import experiments as ex
     from mmlib.data import media
 
     probs = probabilities(pred, st.classes)
@@ -204,10 +176,9 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
             _prob_bars(ax, probs, uid, st.classes)
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title="prediction")
             plt.show()
-            name = f"{row['label']} ({uid})"
-            plots.examples({name: st.feats.audio[uid]}, {name: st.feats.video[uid]})  # log-mel and face frames
+            plots.examples(*ex.examples_of(st, [uid]))  # log-mel and face frames
             plt.show()
-            item = matchmap_item(st, uid, head)
+            item = ex.matchmap_item(st, uid, head)
             if item is None:
                 print(f"no trained {head} checkpoint for this utterance's fold: run notebook 03 first")
             else:
