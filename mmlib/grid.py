@@ -69,7 +69,7 @@ class Outcome:
     predictions: pd.DataFrame
     checkpoint: str
     trained: bool  # False: an existing checkpoint was reused
-    digest: str  # sha256 (16 hex) of the checkpoint file
+    digest: str  # sha256 (16 hex) of the checkpoint's weights
     seconds: float
     best_epoch: int | None = None
     init: dict[str, str] = field(default_factory=dict)
@@ -97,7 +97,7 @@ def plan(jobs: list[Job], trained: set = frozenset()) -> list[Job]:
 
 def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, *inits: Outcome) -> Outcome:
     """One training (or checkpoint reuse) and its test predictions; `inits` are the outcomes it starts from."""
-    from mmlib.training import file_digest, fit_fold
+    from mmlib.training import fit_fold, weights_digest
 
     t0 = time.time()
     init = {o.job.head: Path(o.checkpoint) for o in inits}
@@ -107,7 +107,7 @@ def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, *in
     if not res.history.empty and job.cfg.train.select_on in res.history:
         col = res.history[job.cfg.train.select_on]
         best = int(res.history.loc[col.idxmin() if job.cfg.train.select_on == "val_ce" else col.idxmax(), "epoch"])
-    return Outcome(job, res.predictions, str(res.checkpoint), not res.reused, file_digest(res.checkpoint),
+    return Outcome(job, res.predictions, str(res.checkpoint), not res.reused, weights_digest(res.checkpoint),
                    round(time.time() - t0, 2), best, {m: str(p) for m, p in init.items()})
 
 

@@ -177,10 +177,13 @@ def data_key(ids, table: pd.DataFrame, feats: FeatureSet, modalities: tuple[str,
     return h.hexdigest()
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 (first 16 hex) of a file: the identity of a checkpoint, recorded in keys and manifests."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
+def weights_digest(path: str | Path) -> str:
+    """sha256 (16 hex) of a checkpoint's weights only (not where it was made or how it ran)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    h = hashlib.sha256()
+    for k in sorted(state):
+        h.update(k.encode() + b"\0" + state[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path,
@@ -192,7 +195,7 @@ def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir
     d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "root", "on_error")}  # where, not what
     key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed,
                        "code": code_hash(), "data": data,
-                       "init": {m: file_digest(p) for m, p in sorted((init or {}).items())}})
+                       "init": {m: weights_digest(p) for m, p in sorted((init or {}).items())}})
     return Path(ckpt_dir) / f"{head}-fold{fold.number:02d}-seed{seed}-{key}.pt"
 
 
