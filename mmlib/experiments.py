@@ -126,7 +126,7 @@ def run_grid(st: Study, specs: list[tuple[list[str], dict[str, Any] | None, str 
 
 def _record(st: Study, o: _grid.Outcome) -> None:
     """Append a checkpoint the grid used to results_dir/checkpoints.jsonl (the manifest reads it)."""
-    row = {"checkpoint": Path(o.checkpoint).name, "sha256_16": o.digest, "trained": o.trained, "seconds": o.seconds,
+    row = {"checkpoint": Path(o.checkpoint).name, "weights_sha256": o.digest, "trained": o.trained, "seconds": o.seconds,
            "head": o.job.head, "fold": o.job.fold.number, "seed": o.job.seed, "key": list(o.job.key),
            "best_epoch": o.best_epoch, "init": {m: Path(p).name for m, p in o.init.items()}}
     with open(st.results_dir / "checkpoints.jsonl", "a") as f:

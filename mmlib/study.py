@@ -329,9 +329,9 @@ def _checkpoints(ledger: Path) -> list[dict]:
     rows: dict[str, dict] = {}
     for line in ledger.read_text().splitlines():
         r = json.loads(line)
-        seen = rows.setdefault(r["checkpoint"], {k: r[k] for k in ("checkpoint", "sha256_16", "head", "fold", "seed",
+        seen = rows.setdefault(r["checkpoint"], {k: r[k] for k in ("checkpoint", "weights_sha256", "head", "fold", "seed",
                                                                     "best_epoch", "init")} | {"trained": False})
         seen["trained"] = seen["trained"] or r["trained"]
         if r["trained"]:
-            seen["sha256_16"], seen["seconds"] = r["sha256_16"], r["seconds"]
+            seen["weights_sha256"], seen["seconds"] = r["weights_sha256"], r["seconds"]
     return sorted(rows.values(), key=lambda r: r["checkpoint"])
