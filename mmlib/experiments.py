@@ -161,11 +161,13 @@ def trained_checkpoint(st: Study, head: str, fold: Fold, seed: int, overrides: d
     return st.ckpt_dir / names[-1]
 
 
-def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap", main: str | None = None) -> pd.DataFrame:
+def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap", main: str | None = None,
+                 seeds: list[int] | None = None) -> pd.DataFrame:
     """`head` once per setting of each config key in `grid` (one key varied at a time), as one grid.
 
     A setting equal to the study's own config is the main model: it appears once, named `main` (default:
     `head`) with column `setting` listing every key=value it stands for, and is reused, not retrained.
+    `seeds`: train the ablation on these seeds only (default: the study's).
     """
     settings, main_settings = [], []
     for key, values in grid.items():
@@ -174,7 +176,9 @@ def run_ablation(st: Study, grid: dict[str, list], head: str = "matchmap", main:
                 main_settings.append(f"{key}={v}")
             else:
                 settings.append({key: v})
-    specs = [([head], o, None) for o in settings] + ([([head], None, main or head)] if main_settings else [])
+    only = {"seeds": tuple(seeds)} if seeds is not None else {}
+    specs = ([([head], {**o, **only}, model_name(head, o)) for o in settings]
+             + ([([head], only or None, main or head)] if main_settings else []))
     pred = run_grid(st, specs)
     pred["setting"] = pred["model"].map(lambda m: m[m.index("[") + 1:-1] if "[" in m else ", ".join(main_settings))
     return pred
