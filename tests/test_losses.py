@@ -149,7 +149,7 @@ def tiny_model():
     g = gen(0)
     batch = dict(
         audio=torch.randn(4, 3, 40, 48, generator=g),
-        video=torch.randn(4, 3, 4, 16, 16, generator=g),
+        video=torch.randn(4, 3, 4, 32, 32, generator=g),  # 32 px: 2 x 2 trunk cells for pool_hw=2
         audio_lengths=torch.tensor([48, 40, 33, 48]),
     )
     y = torch.tensor([0, 1, 2, 3])

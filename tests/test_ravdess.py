@@ -18,7 +18,7 @@ from tests.corpora import ravdess_clips, write_ravdess
 FPS = 15
 TINY = {  # sizes of the "quick" profile, one epoch: fast enough for a unit test
     "video.n_frames": 4, "video.size": 32, "audio.max_seconds": 1.0, "model.dim": 32, "model.audio_width": 1.0,
-    "model.video_width": 8, "model.pool_hw": 4, "train.batch_size": 16, "train.max_epochs": 1, "train.patience": 1,
+    "model.video_width": 8, "model.pool_hw": 2, "train.batch_size": 16, "train.max_epochs": 1, "train.patience": 1,
 }
 
 
