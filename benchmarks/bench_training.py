@@ -7,6 +7,9 @@ One optimizer step = forward, the multi-task loss (ranking term included for fus
 backward and AdamW, on random inputs of the profile's shapes (batch size, log-mel frames at
 max_seconds or chunk length, clip frames and size). The audio-only model is the baseline: the
 ratio column says how many times slower each model is than it, measured in the same run.
+
+--layout also times the video encoder alone (forward + backward) in the channels-last 3D layout the
+models use and in the default contiguous layout, interleaved, best of --repeats, and prints the ratio.
 """
 
 import argparse
@@ -16,6 +19,7 @@ import torch
 
 from mmlib.config import load_config
 from mmlib.losses import multitask_loss
+from mmlib.models.video import build_video_encoder
 from mmlib.training import HEADS, fixed_audio_frames, loss_weights, make_model
 
 
@@ -44,10 +48,33 @@ def clips_per_second(cfg, head: str, steps: int, warmup: int = 1, device: str = 
     return B * steps / (time.perf_counter() - t0)
 
 
+def layout_ratio(cfg, steps: int, repeats: int) -> tuple[float, float]:
+    """Clips/s of the video encoder's forward + backward: (channels-last 3D, contiguous)."""
+    m = cfg.model
+    B = cfg.train.batch_size
+    clip = torch.randn(B, 3, cfg.video.n_frames, cfg.video.size, cfg.video.size)
+    nets = []
+    for cl in (True, False):
+        torch.manual_seed(0)
+        nets.append(build_video_encoder(m.video_arch, m.dim, m.keep_time, m.pool_hw, width=m.video_width,
+                                        narrow_downsample=m.narrow_downsample, channels_last=cl).train())
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):  # interleaved, so a busy moment of the machine hits both layouts alike
+        for i, net in enumerate(nets):
+            net(clip).sum().backward()  # warm-up
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                net(clip).sum().backward()
+            best[i] = min(best[i], (time.perf_counter() - t0) / steps)
+    return B / best[0], B / best[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="default")
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--layout", action="store_true", help="also compare the video encoder's memory layouts")
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     cfg = load_config(args.profile)
     print(f"profile {args.profile}: batch {cfg.train.batch_size}, audio (3, {cfg.audio.n_mels}, {fixed_audio_frames(cfg)}), "
@@ -58,6 +85,10 @@ def main() -> None:
         cps = clips_per_second(cfg, head, args.steps)
         base = base or cps
         print(f"{head:>14}: {cps:8.1f} clips/s   ({base / cps:5.2f}x the time of the audio-only model)")
+    if args.layout:
+        cl, contiguous = layout_ratio(cfg, args.steps, args.repeats)
+        print(f"video encoder forward + backward: channels-last 3D {cl:.1f} clips/s, contiguous {contiguous:.1f} "
+              f"clips/s: channels-last is {cl / contiguous:.2f}x as fast")
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ def _coerce(current: Any, value: Any, key: str) -> Any:
 
 # Small inputs and models: a CPU study in minutes (default, ravdess and cremad share them).
 CPU_SIZES: dict[str, Any] = {
-    "video.n_frames": 8,
+    "video.n_frames": 4,  # 8 frames made every video-bearing training ~1.8x slower for no better video UA
     "video.size": 32,
     "model.dim": 64,
     "model.audio_width": 1.0,
@@ -229,7 +229,7 @@ CPU_SIZES: dict[str, Any] = {
     "train.batch_size": 32,
     "train.lr": 2e-3,
     "train.max_epochs": 15,
-    "train.patience": 4,
+    "train.patience": 3,
 }
 
 # Named profiles: each is a set of overrides on the defaults above, so the defaults stay readable.

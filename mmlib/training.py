@@ -191,7 +191,11 @@ def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir
     """Where the model of (config, head, fold, seed) lives. The key covers everything that shapes it: the
     config (but not where files live or how the grid runs), the fold, the seed, the modeling source, the
     training data's content (`data`, from data_key) and the identity of the checkpoints it starts from."""
-    d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds", "run")}
+    # not in the key: where files live and how the grid runs; the corpus generator's settings (`synth`: what a
+    # model learns from is in `data`, by content, so a sweep corpus whose audio is byte-identical reuses the audio
+    # models); the feature settings of the modality a unimodal head never sees
+    unseen = {"audio": ("video",), "video": ("audio",)}.get(head, ())
+    d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds", "run", "synth", *unseen)}
     d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "root", "on_error")}  # where, not what
     key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed,
                        "code": code_hash(), "data": data,

@@ -40,16 +40,23 @@ NARROW_CONVS = {  # conv builder of each of the 4 stages, as torchvision's archs
 class VideoEncoder(nn.Module):
     """trunk (B, 3, T, H, W) -> (B, C, T', H', W') -> pool -> 1x1x1 projection -> V."""
 
-    def __init__(self, trunk: nn.Module, trunk_dim: int, out_dim: int, keep_time: bool, pool_hw: int | None):
+    def __init__(self, trunk: nn.Module, trunk_dim: int, out_dim: int, keep_time: bool, pool_hw: int | None,
+                 channels_last: bool = True):
         super().__init__()
         self.trunk, self.keep_time = trunk, keep_time
         self.pool = nn.AdaptiveAvgPool3d((None if keep_time else 1, pool_hw, pool_hw))
         self.proj = nn.Identity() if trunk_dim == out_dim else nn.Conv3d(trunk_dim, out_dim, kernel_size=1)
         self.out_dim = out_dim
+        # channels-last 3D convolutions: the same function, ~1.5x faster backward through narrow 3D convs with
+        # oneDNN on the CPU (benchmarks/bench_training.py --layout), and the layout cuDNN prefers under AMP
+        self.layout = torch.channels_last_3d if channels_last else torch.contiguous_format
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                m.to(memory_format=self.layout)
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, 3, T, H, W) -> (B, D, H', W'), or (B, D, T', H', W') with keep_time."""
-        h = self.trunk(x)  # (B, C, T', h, w)
+        h = self.trunk(x.contiguous(memory_format=self.layout))  # (B, C, T', h, w)
         want = self.pool.output_size[1]
         if want is not None and (h.shape[-2] < want or h.shape[-1] < want):
             raise ValueError(
@@ -57,7 +64,7 @@ class VideoEncoder(nn.Module):
                 "upsample and repeat video positions in the matchmap; lower model.pool_hw, enlarge video.size "
                 "or (narrow) set model.narrow_downsample=8")
         v = self.proj(self.pool(h))  # (B, D, T' or 1, H', W')
-        return v if self.keep_time else v.squeeze(2)
+        return (v if self.keep_time else v.squeeze(2)).contiguous()
 
 
 def weights_path(arch: str) -> str:
@@ -121,13 +128,15 @@ def build_video_encoder(
     width: int = 16,  # "narrow" only: channels (w, 2w, 4w, 8w)
     narrow_style: str = "mc3",  # "narrow" only: mc3 | r3d | r2plus1d convolutions
     narrow_downsample: int = 16,  # "narrow" only: 16 (as ResNet3D) or 8 (the last stage keeps its resolution)
+    channels_last: bool = True,  # convolutions in channels-last 3D layout (same function, faster)
 ) -> VideoEncoder:
     if arch == "narrow":
         if pretrained:
             raise ValueError("the narrow video encoder has no pretrained weights")
         if narrow_style not in NARROW_CONVS:
             raise ValueError(f"unknown narrow_style {narrow_style!r}, expected one of {list(NARROW_CONVS)}")
-        return VideoEncoder(_narrow_trunk(width, narrow_style, narrow_downsample), 8 * width, out_dim, keep_time, pool_hw)
+        return VideoEncoder(_narrow_trunk(width, narrow_style, narrow_downsample), 8 * width, out_dim, keep_time, pool_hw,
+                            channels_last)
     if arch not in ARCHS:
         raise ValueError(f"unknown video arch {arch!r}, expected one of {[*ARCHS, 'narrow']}")
-    return VideoEncoder(_torchvision_trunk(arch, pretrained), 512, out_dim, keep_time, pool_hw)
+    return VideoEncoder(_torchvision_trunk(arch, pretrained), 512, out_dim, keep_time, pool_hw, channels_last)
