@@ -4,7 +4,7 @@
     .venv/bin/python .ci/lab_check.py --profile quick --browser /usr/bin/chromium --timeout 1200
 
 Not part of `make test` or CI (it needs Chromium: `apt-get install chromium`, and minutes of CPU).
-It copies the four notebooks to results/lab-check/notebooks/ with the parameters cell set to the
+It copies the study's notebooks to results/lab-check/notebooks/ with the parameters cell set to the
 profile and results_dir=results/lab-check/run, starts JupyterLab on a free local port, opens each
 copy in Chromium (driven by Playwright's Python package, pointed at the system browser), runs all
 cells, saves the notebook, and writes screenshots to results/lab-check/screenshots/ (git-ignored).

@@ -337,7 +337,12 @@ def load_predictions(results_dir: str | Path, *names: str) -> pd.DataFrame:
 
 
 def verdict(test: dict, alpha: float = 0.05) -> str:
-    """'shown' only when the speaker-level interval excludes 0 and the fold x seed test agrees."""
+    """'shown' only when the speaker-level interval excludes 0 and the fold x seed test agrees. With too few
+    runs the exact sign-flip test cannot reach `alpha` at all (n runs: p >= 2 / 2^n, 0.0625 for 5); such a
+    comparison is 'not testable', never 'not shown', so a reader does not take a design limit for a finding."""
+    runs = test.get("runs")
+    if runs is not None and 2.0 ** (1 - runs) >= alpha:
+        return f"not testable: {runs} runs (the sign-flip p cannot go below {2.0 ** (1 - runs):.3g})"
     if test["diff_lo"] > 0 and test["p_signflip"] < alpha:
         return f"shown: {test['model_a']} > {test['model_b']}"
     if test["diff_hi"] < 0 and test["p_signflip"] < alpha:

@@ -97,16 +97,14 @@ def plan(jobs: list[Job], trained: set = frozenset()) -> list[Job]:
 
 def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, *inits: Outcome) -> Outcome:
     """One training (or checkpoint reuse) and its test predictions; `inits` are the outcomes it starts from."""
-    from mmlib.training import fit_fold, weights_digest
+    from mmlib.training import SELECTION, best_epoch, fit_fold, weights_digest
 
     t0 = time.time()
     init = {o.job.head: Path(o.checkpoint) for o in inits}
     res = fit_fold(job.cfg, job.fold, table, feats, job.head, job.seed, ckpt_dir, init or None, job.retrain,
                    progress=False)
-    best = None
-    if not res.history.empty and job.cfg.train.select_on in res.history:
-        col = res.history[job.cfg.train.select_on]
-        best = int(res.history.loc[col.idxmin() if job.cfg.train.select_on == "val_ce" else col.idxmax(), "epoch"])
+    monitor = job.cfg.train.select_on
+    best = best_epoch(res.history, monitor, SELECTION[monitor])
     return Outcome(job, res.predictions, str(res.checkpoint), not res.reused, weights_digest(res.checkpoint),
                    round(time.time() - t0, 2), best, {m: str(p) for m, p in init.items()})
 
@@ -197,6 +195,7 @@ class _Progress:
 
     def __init__(self, total: int, desc: str, show: bool, on_outcome=None):
         self.total, self.desc, self.n, self.t0, self.on_outcome = total, desc, 0, time.time(), on_outcome
+        self.n_trained = 0  # the ETA comes from trainings only: a reused checkpoint finishes in a blink
         self.bar = tqdm(total=total, desc=desc, unit="training", disable=not show)
         self.path = os.environ.get("MMLIB_PROGRESS_FILE")
 
@@ -204,13 +203,15 @@ class _Progress:
         if self.on_outcome is not None:
             self.on_outcome(out)
         self.n += 1
+        self.n_trained += bool(out.trained)
         self.bar.update(1)
         self.bar.set_postfix_str(f"{out.job.label()} {'trained' if out.trained else 'reused'}", refresh=False)
         if self.path:
             elapsed = time.time() - self.t0
-            eta = elapsed / self.n * (self.total - self.n)
+            # tasks left are mostly trainings (reused checkpoints come first: they are the dependencies)
+            eta = elapsed / self.n_trained * (self.total - self.n) if self.n_trained else None
             line = {"desc": self.desc, "done": self.n, "total": self.total, "elapsed": round(elapsed, 1),
-                    "eta": round(eta, 1), "last": out.job.label(), "trained": out.trained}
+                    "eta": None if eta is None else round(eta, 1), "last": out.job.label(), "trained": out.trained}
             with open(self.path, "a") as f:
                 f.write(json.dumps(line) + "\n")
 

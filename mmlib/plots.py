@@ -18,6 +18,8 @@ lighter or darker shade of its base model's colour and sits right after it.
 
 from __future__ import annotations
 
+import json
+import warnings
 import zlib
 from pathlib import Path
 
@@ -61,13 +63,29 @@ def use_style() -> None:
 use_style()
 
 
+LAYOUT_CHECK = "layout_check.json"  # in each figures folder: figure name -> figcheck problems ([] = clean)
+
+
 def save(fig: plt.Figure, name: str, out_dir: str | Path) -> None:
     """Write `name`.png and `name`.pdf into out_dir. Returns None, so a notebook cell ending in
-    `plots.save(...)` shows the figure and no path (the files are out_dir/name.png and .pdf)."""
+    `plots.save(...)` shows the figure and no path (the files are out_dir/name.png and .pdf).
+
+    Every saved figure is also checked for overlapping text and legends over data (mmlib.figcheck) as it
+    was drawn from the run's own tables; the result goes to out_dir/layout_check.json, and a figure with
+    a defect warns, naming it."""
+    from mmlib import figcheck  # no cycle: figcheck needs only matplotlib
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(out / f"{name}.png")
     fig.savefig(out / f"{name}.pdf", metadata={"CreationDate": None})
+    found = figcheck.problems(fig)
+    log = out / LAYOUT_CHECK
+    checked = json.loads(log.read_text()) if log.exists() else {}
+    checked[name] = found
+    log.write_text(json.dumps(checked, indent=1, sort_keys=True) + "\n")
+    if found:
+        warnings.warn(f"figure {name}: {'; '.join(found)}", stacklevel=2)
 
 
 # ------------------------------------------------------------------ model colours and order

@@ -50,9 +50,14 @@ def sweep(summary: pd.DataFrame, metric: str = "UA", x: str = "gap_weak") -> plt
             d = sub[sub["model"] == model].sort_values(x)
             ax.errorbar(d[x], d["gain"], yerr=_yerr(d, "gain"), color=plots._color(model), marker="o",
                         capsize=3, label=model, lw=1.6)
-            if k == 0:  # level labels once per panel, along the bottom edge
-                for gx, lv in zip(d[x], d["level"]):
-                    ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 4),
+            if k == 0:  # level labels once per panel, along the bottom edge; stacked where points nearly coincide
+                xs = d[x].to_numpy(dtype=float)
+                span = float(np.ptp(xs)) if len(xs) else 0.0
+                row, prev = 0, None
+                for gx, lv in zip(xs, d["level"]):
+                    row = row + 1 if prev is not None and abs(gx - prev) <= 0.08 * span else 0
+                    prev = gx
+                    ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 4 + 10 * row),
                                 textcoords="offset points", ha="center", fontsize=8, color="#555555")
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
         weak, intact = ("video", "audio") if mod in ("face", "video") else ("audio", "video")

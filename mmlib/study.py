@@ -85,7 +85,7 @@ class _ConsoleProgress(threading.Thread):
             except json.JSONDecodeError:  # a line being written
                 break
             self.seen += 1
-            eta = f"{int(p['eta'] // 60)}m{int(p['eta'] % 60):02d}s"
+            eta = "?" if p["eta"] is None else f"{int(p['eta'] // 60)}m{int(p['eta'] % 60):02d}s"
             print(f"[study] {self.notebook}: {p['desc']} {p['done']}/{p['total']}, ETA {eta} "
                   f"({p['last']} {'trained' if p['trained'] else 'reused'})", flush=True)
 
@@ -159,6 +159,18 @@ def face_crop_report(cfg: StudyConfig, feats) -> dict[str, Any]:
     }
 
 
+def _ipc_kernel_manager():
+    """The kernel manager papermill starts each notebook's kernel with: IPC sockets (local files), not
+    unencrypted TCP ports on localhost; ipykernel warns on every start over plain TCP."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
 def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | Path = "results",
               overrides: dict[str, Any] | None = None, data_root: str | None = None, retrain: bool = False,
               progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS) -> Path:
@@ -219,7 +231,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
             t0 = time.time()
             try:
                 pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
-                                    progress_bar=progress, kernel_name="python3", log_output=False)
+                                    progress_bar=progress, kernel_name="python3", log_output=False,
+                                    kernel_manager_class=_ipc_kernel_manager())
                 scrub_notebook(tmp / f"{name}.ipynb", final / f"{name}.ipynb")
             except Exception as err:  # a failing cell, or a kernel that died (nbclient DeadKernelError)
                 failed = results / f"{run_name}.failed"

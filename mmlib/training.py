@@ -310,7 +310,7 @@ def fit_fold(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSe
                 module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
                 history = _history(tmp)
             payload = {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": head, "fold": fold.number,
-                       "seed": seed, "classes": classes, "best_epoch": _best_epoch(history, monitor, mode),
+                       "seed": seed, "classes": classes, "best_epoch": best_epoch(history, monitor, mode),
                        "selected_on": monitor, "init": {m: str(p) for m, p in init.items()},
                        "history": history.to_dict("list")}
             tmp_path = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
@@ -340,7 +340,8 @@ def _history(root: str) -> pd.DataFrame:
     return df.groupby("epoch").mean(numeric_only=True).drop(columns=["step"], errors="ignore").reset_index()
 
 
-def _best_epoch(history: pd.DataFrame, monitor: str, mode: str) -> int | None:
+def best_epoch(history: pd.DataFrame, monitor: str, mode: str) -> int | None:
+    """The epoch a training kept: the best of `monitor` (min or max) in its history; None without one."""
     if history.empty or monitor not in history:
         return None
     col = history[monitor]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mmlib import experiments as ex
 from mmlib import metrics, stats
 
 CLASSES = ["neu", "hap", "sad", "ang"]
@@ -89,6 +90,12 @@ def test_paired_test_on_folds_and_seeds():
     assert same["diff"] == 0 and same["p_signflip"] == 1.0 and same["diff_lo"] == same["diff_hi"] == 0
     with pytest.raises(ValueError, match="share no utterances"):
         metrics.paired_test(pd.concat([a, b.assign(id="x" + b.id)]), "a", "b")
+    assert ex.verdict(r) == "shown: a > b"
+    # one seed: 5 runs, the exact sign-flip test cannot go below 2 / 2^5; that is a design limit, not a finding
+    five = metrics.paired_test(pred[pred["seed"] == 42], "a", "b", "UA", n_boot=500)
+    assert five["runs"] == 5 and five["p_signflip"] == pytest.approx(0.0625) and five["diff_lo"] > 0.2
+    assert ex.verdict(five) == "not testable: 5 runs (the sign-flip p cannot go below 0.0625)"
+    assert ex.verdict({**r, "diff_lo": -0.01}) == "not shown"
 
 
 def test_sign_flip_matches_enumeration():

@@ -1,6 +1,7 @@
 """Every figure of the study: no overlapping text, no legend over data, one colour per model, embedded fonts."""
 
 import io
+import json
 
 import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
@@ -100,6 +101,7 @@ def _figures(st):
         "robustness_ua": lambda: plots.estimate_curves(_summary(_robustness(), by=("knob", "level", "model")),
                                                        x="level", panel="knob"),
         "sweep_gain_vs_gap": lambda: plots_reliability.sweep(_sweep()),
+        "sweep_gain_vs_gap (levels at one gap)": lambda: plots_reliability.sweep(_sweep().assign(gap_weak=0.0)),
         "missing_modality_ua": lambda: plots_reliability.missing_modality(_missing(), "UA", chance=0.25),
         "effective_robustness": lambda: plots_reliability.effective_robustness(
             reliability.effective_robustness(_robustness())),
@@ -181,3 +183,20 @@ def test_matchmap_grid_must_be_square_or_given():
     with pytest.raises(ValueError, match="matchmap has 12 video positions, not a square grid"):
         plots._grid(12, {})
     assert plots._grid(12, {"grid": (3, 2, 2)}) == (3, 2, 2) and plots._grid(49, {}) == (1, 7, 7)
+
+
+def test_save_records_each_figures_layout_check_and_warns_on_a_defect(tmp_path):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1])
+    plots.save(fig, "clean", tmp_path)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.text(0.5, 0.5, "one")
+    ax.text(0.5, 0.5, "two")
+    with pytest.warns(UserWarning, match="figure bad: text 'one' overlaps text 'two'"):
+        plots.save(fig, "bad", tmp_path)
+    plt.close(fig)
+    log = json.loads((tmp_path / plots.LAYOUT_CHECK).read_text())
+    assert log == {"bad": ["text 'one' overlaps text 'two'"], "clean": []}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pdf", "bad.png", "clean.pdf", "clean.png",
+                                                          plots.LAYOUT_CHECK]

@@ -25,3 +25,11 @@ def test_report_block_is_generated_from_tables():
     block = render(RUN)
     assert block.startswith(BEGIN) and block.endswith(END)
     assert "matchmap - concat" in block and "[95 % interval" not in block.split("\n")[0]
+
+
+def test_committed_figures_were_checked_and_have_no_layout_defects():
+    # plots.save runs mmlib.figcheck on every figure as the study drew it from its own tables
+    checked = json.loads((RUN / "figures" / "layout_check.json").read_text())
+    figures = sorted(p.stem for p in (RUN / "figures").glob("*.png"))
+    assert sorted(checked) == figures
+    assert {name: found for name, found in checked.items() if found} == {}
