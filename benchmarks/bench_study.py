@@ -1,4 +1,4 @@
-"""Wall time of whole study runs (corpus generation, features, the four notebooks), from scratch.
+"""Wall time of whole study runs (corpus generation, features, the notebooks), from scratch.
 
     python benchmarks/bench_study.py                     # quick, then default (about 20 minutes)
     python benchmarks/bench_study.py --profiles quick
@@ -36,6 +36,9 @@ def main() -> None:
         target = TARGET_SECONDS.get(profile)
         verdict = "" if target is None else f"  target {target} s: {'met' if wall <= target else 'MISSED'}"
         print(f"{profile:>8}: {wall:7.1f} s  ({wall / base:5.1f}x quick){verdict}  per notebook {per_nb}")
+        added = per_nb.get("05_when_fusion_helps")
+        if added is not None:  # the experiments on claim 2 (sweep, missing modality, dropout, degradation)
+            print(f"{'':>8}  05_when_fusion_helps added {added:.1f} s ({added / wall:.0%} of the run)")
 
 
 if __name__ == "__main__":

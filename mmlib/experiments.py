@@ -198,6 +198,11 @@ def robustness_predictions(st: Study, heads: list[str], key: str, levels: list,
         raise ValueError(f"{key!r} is not a degradation knob; use audio.snr_db or video.blur_sigma/occlusion/drop_prob")
     cfg = st.cfg.with_overrides(overrides)
     speaker = st.table.set_index("id")["speaker"]
+    tests = st.table[st.table["id"].isin({u for fold in st.folds for u in fold.test})]
+    for level in levels:  # each level extracted once for every fold's test set (one worker pool, not one per
+        # fold); the fold loop below then reads the feature cache. Nothing is kept here: memory stays per fold
+        extract_features(tests, cfg.with_overrides({key: level}), cache_dir=st.cache_dir, modalities=(section,),
+                         progress=False)
     out = []
     for fold in st.folds:
         clean_norm = {h: make_normalizer(cfg, fold, st.table, st.feats, h) for h in heads}  # seed-independent

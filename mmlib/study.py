@@ -51,7 +51,9 @@ def git_state(repo: Path) -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return None
 
-    return {"commit": run("rev-parse", "HEAD"), "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+    # dirty: uncommitted changes to what made the run (provenance.study_source_hash's files), not to docs or benchmarks
+    return {"commit": run("rev-parse", "HEAD"),
+            "dirty": bool(run("status", "--porcelain", "--untracked-files=no", "--", *provenance.STUDY_SOURCES))}
 
 
 def versions() -> dict[str, str]:

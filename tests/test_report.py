@@ -33,3 +33,24 @@ def test_committed_figures_were_checked_and_have_no_layout_defects():
     figures = sorted(p.stem for p in (RUN / "figures").glob("*.png"))
     assert sorted(checked) == figures
     assert {name: found for name, found in checked.items() if found} == {}
+
+
+def test_a_run_is_dirty_only_when_what_made_it_has_uncommitted_changes(tmp_path):
+    import subprocess
+
+    from mmlib.study import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "mmlib").mkdir()
+    (tmp_path / "mmlib" / "x.py").write_text("A = 1\n")
+    (tmp_path / "README.md").write_text("docs\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "README.md").write_text("docs, edited\n")  # docs and benchmarks do not shape a run
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "mmlib" / "x.py").write_text("A = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
