@@ -1,5 +1,6 @@
 # The one place that knows where the virtualenv is. Every target sets it up first if needed.
 #   make test     unit tests + end-to-end papermill runs of the quick study
+#   make test-fast  the tests not marked `slow` (papermill studies, the Ray grid, a second corpus): under 2 min
 #   make study    the whole study on the default synthetic profile -> results/default/, README's results block
 #   make bench    benchmarks (ratios against in-run baselines)
 #   make lab-check  the notebooks in JupyterLab in headless Chromium on the quick profile (not in test/CI;
@@ -10,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-8)
 PROFILE ?= default
 
-.PHONY: setup test study bench lab-check clean-results
+.PHONY: setup test test-fast study bench lab-check clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ setup: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 study: $(STAMP)
 	$(BIN)/mmlib study --profile $(PROFILE)

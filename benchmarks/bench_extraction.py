@@ -39,7 +39,7 @@ from tests import realfaces as rf  # noqa: E402
 ALL_UTTERANCES = 10039  # the whole IEMOCAP (every code); 5,531 in the 4-class set
 FOUR_CLASS = 5531
 FPS, W, H = 30, 720, 480
-# IEMOCAP's code frequencies (STUDY.md): xxx 2507, fru 1849, neu 1708, ang 1103, sad 1084, exc 1041, hap 595, ...
+# IEMOCAP's code frequencies (docs/background.md#iemocap-counts): xxx 2507, fru 1849, neu 1708, ang 1103, ...
 CODES = {"xxx": 2507, "fru": 1849, "neu": 1708, "ang": 1103, "sad": 1084, "exc": 1041, "hap": 595, "sur": 107,
          "fea": 40}
 

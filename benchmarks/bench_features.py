@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from mmlib.config import load_config
-from mmlib.data.corpus import labelled, prepare_corpus
+from mmlib.data.corpus import labelled
 from mmlib.data.features import extract_features
+from mmlib.data.loaders import prepare_corpus
 
 
 def main() -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmlib import experiments as ex
 from mmlib.config import RunConfig
+from mmlib.session import open_session
 
 TRAIN_ONLY = {"data.speaker_norm": False}
 
@@ -40,15 +40,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=None)
     ap.add_argument("--data-dir", default="data", help="corpus and feature cache (reused); checkpoints go to a temp dir")
     args = ap.parse_args()
-    st = ex.open_study(args.profile, data_dir=args.data_dir, results_dir=tempfile.mkdtemp(), folds=args.folds,
-                       seeds=args.seeds, progress=False)
+    st = open_session(args.profile, data_dir=args.data_dir, results_dir=tempfile.mkdtemp(), folds=args.folds,
+                      seeds=args.seeds, progress=False)
     times, preds = {}, {}
     for executor in ("sequential", "ray"):
         with tempfile.TemporaryDirectory() as tmp:
             s = replace(st, cfg=replace(st.cfg, run=RunConfig(executor=executor)), ckpt_dir=Path(tmp) / "ckpt",
-                        results_dir=Path(tmp), checkpoints={})
+                        results_dir=Path(tmp), used={})
             t0 = time.perf_counter()
-            preds[executor] = ex.run_grid(s, grid_specs())
+            preds[executor] = s.run_grid(grid_specs())
             times[executor] = time.perf_counter() - t0
             n = len(pd.read_json(Path(tmp) / "checkpoints.jsonl", lines=True))
         print(f"{executor:>10}: {times[executor]:7.1f} s for {n} trainings ({times[executor] / n:5.2f} s each)", flush=True)

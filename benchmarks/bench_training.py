@@ -17,10 +17,12 @@ import time
 
 import torch
 
+from mmlib.checkpoints import fixed_audio_frames, make_model
 from mmlib.config import load_config
 from mmlib.losses import multitask_loss
+from mmlib.models.fusion import HEADS
 from mmlib.models.video import build_video_encoder
-from mmlib.training import HEADS, fixed_audio_frames, loss_weights, make_model
+from mmlib.training import loss_weights
 
 
 def clips_per_second(cfg, head: str, steps: int, warmup: int = 1, device: str = "cpu") -> float:

@@ -3,12 +3,14 @@
     mmlib synth --profile quick --out data/synth-quick          # write the synthetic IEMOCAP tree
     mmlib features --profile quick                              # extract (or reuse) cached features
     mmlib features --profile paper --data-root /data/IEMOCAP_full_release --on-error skip
-    mmlib study --profile default                               # the four notebooks -> results/default/
+    mmlib study --profile default                               # the notebooks -> results/default/
+    mmlib study -p secondary_seeds "[42, 43, 44]" -p sweep_levels "[0.5, 0.0]"   # notebook parameters (README)
     mmlib study --profile paper --data-root /data/IEMOCAP_full_release
     mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
     mmlib report                                                # README's results block from results/default/
 
-`-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=haar`).
+`-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=haar`); `-p name value`
+sets a notebook parameter (a YAML value) in every notebook that declares it (`mmlib study --list-parameters`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def cmd_synth(args) -> None:
 
 def cmd_features(args) -> None:
     from mmlib import paths
-    from mmlib.data.corpus import prepare_corpus, require_labelled
+    from mmlib.data.corpus import require_labelled
+    from mmlib.data.loaders import prepare_corpus
     from mmlib.data.features import extract_features
 
     cfg = _config(args)
@@ -73,13 +76,21 @@ def cmd_features(args) -> None:
                       "face_fallbacks": feats.fallbacks}, indent=2))
 
 
-def cmd_study(args) -> None:
-    from mmlib.study import run_study
+def _parameters(pairs: list[list[str]]) -> dict:
+    return {name: yaml.safe_load(value) for name, value in pairs or []}
 
+
+def cmd_study(args) -> None:
+    from mmlib.study import notebook_parameters, run_study
+
+    if args.list_parameters:
+        for nb, params in notebook_parameters().items():
+            print(f"{nb}: " + (", ".join(f"{k} = {v}" for k, v in params.items()) or "(none)"))
+        return
     cfg = _config(args)
     run_study(cfg, run_name=args.run or args.profile, results_dir=args.results_dir,
               overrides=_overrides(args.override), data_root=args.data_root,
-              retrain=args.retrain, progress=not args.quiet)
+              retrain=args.retrain, progress=not args.quiet, parameters=_parameters(args.parameter))
 
 
 def cmd_report(args) -> None:
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     s.set_defaults(fn=cmd_synth)
 
     for name, fn, hlp in (("features", cmd_features, "extract features into the cache"),
-                          ("study", cmd_study, "run the four notebooks with papermill")):
+                          ("study", cmd_study, "run the study's notebooks with papermill")):
         c = sub.add_parser(name, help=hlp)
         c.add_argument("--profile", default="default")
         c.add_argument("--data-root", default=None, help="corpus root (e.g. .../IEMOCAP_full_release); default: synthetic")
@@ -122,6 +133,9 @@ def main(argv: list[str] | None = None) -> None:
             c.add_argument("--results-dir", default="results")
             c.add_argument("--retrain", action="store_true",
                            help="retrain every model this run uses (each once), even if checkpoints exist")
+            c.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                           help="a notebook parameter (YAML value), e.g. -p secondary_seeds '[42, 43, 44]'")
+            c.add_argument("--list-parameters", action="store_true", help="list the notebooks' parameters and exit")
             c.add_argument("--ray-address", default=None,
                            help="run the trainings on an existing Ray cluster ('auto' or host:port); default: a local Ray")
 

@@ -8,6 +8,8 @@ Papermill's parameters cell passes only primitives (a profile name and dotted ov
 `load_config` builds the typed config from them, so derived values never go stale. Unknown keys
 are an error. `StudyConfig.hash(*sections)` is the cache key of an artifact: it covers exactly the
 sections that shape it, so changing the video settings never invalidates the audio cache.
+The config owns every dataclass it holds, the synthetic corpus's SynthConfig and SYNTH_PROFILES
+included (mmlib.data.synthetic re-exports them), and imports no other mmlib module.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Optional
-
-from mmlib.data.synthetic import SYNTH_PROFILES, SynthConfig
 
 EMOTION_CODES = ("neu", "hap", "exc", "sad", "ang", "fru", "sur", "fea", "dis", "oth", "xxx")
 
@@ -32,6 +32,67 @@ class DataConfig:
     protocol: str = "loso5"  # loso5 | session_speaker10 (the authors') | ravdess6_lit | cremad5_lit | actor<k> (splits.py)
     on_error: str = "raise"  # raise | skip: what bad media does to a run
     speaker_norm: bool = True  # standardize features per speaker (label-free); False = the authors' global
+
+
+# The synthetic corpus's generator settings (mmlib.data.synthetic renders them; see its plan.py).
+CODES4 = ("neu", "hap", "exc", "ang", "sad")  # order of SynthConfig.class_counts
+OTHER_CODES = ("xxx", "fru", "sur", "fea", "oth", "dis")  # order of SynthConfig.other_counts
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int = 0  # every random choice derives from (seed, what, dialog)
+    n_sessions: int = 5  # IEMOCAP has 5, each with one female and one male actor
+    impro_per_session: int = 3  # improvised dialogs per session
+    script_per_session: int = 3  # scripted dialogs per session
+    turns: tuple[int, int] = (20, 28)  # turns per dialog, inclusive range
+    utt_seconds: tuple[float, float] = (1.5, 4.0)  # utterance duration range
+    gap_seconds: tuple[float, float] = (0.15, 0.8)  # silence between turns (turns never overlap)
+    class_counts: tuple[int, ...] = (1708, 595, 1041, 1103, 1084)  # neu hap exc ang sad: IEMOCAP's
+    other_share: float = 0.25  # share of utterances outside the 4-class set (IEMOCAP: 0.45)
+    other_counts: tuple[int, ...] = (2507, 1849, 107, 40, 3, 2)  # xxx fru sur fea oth dis: IEMOCAP's
+    intensity_beta: tuple[float, float] = (2.5, 1.5)  # intensity = min + (1 - min) * Beta: mean ~0.7
+    intensity_min: float = 0.15  # the weakest expressions are nearly neutral
+    label_noise: float = 0.1  # P(annotated label != expressed emotion): caps every model's accuracy
+    audio_valence_cue: float = 0.15  # valence leaking into the voice, relative to arousal (0 = none)
+    video_arousal_cue: float = 0.15  # arousal leaking into the face (brows, eyes), relative to valence
+    sample_rate: int = 16000
+    fps: int = 15
+    frame_size: int = 96  # S: the dialog video is 2S wide x S high, one actor per half
+    hidden_files: bool = True  # macOS '._*' debris as in the real release; loaders must skip it
+    audio_snr_db: float | None = None  # white noise over every dialog at this SNR; None = clean
+    video_blur_sigma: float = 0.0  # Gaussian blur, in pixels at frame size S
+    video_occlusion: float = 0.0  # fraction of each half covered, over the lower/middle face
+    video_drop_prob: float = 0.0  # probability a frame repeats the previous one
+    # how much of the planned emotion each modality shows: 1 = as planned, 0 = none (neutral), linear
+    # in between; the other modality's files stay byte-identical when one of them changes
+    voice_expressiveness: float = 1.0
+    face_expressiveness: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("turns", "utt_seconds", "gap_seconds", "class_counts", "other_counts", "intensity_beta"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))  # lists from JSON / overrides
+        if len(self.class_counts) != len(CODES4) or len(self.other_counts) != len(OTHER_CODES):
+            raise ValueError(f"class_counts needs {CODES4}, other_counts needs {OTHER_CODES}")
+        if self.frame_size < 32 or self.frame_size % 8:
+            raise ValueError(f"frame_size must be a multiple of 8 and >= 32, got {self.frame_size}")
+        if not (0 <= self.other_share < 1 and 0 <= self.label_noise <= 1 and 0 < self.intensity_min <= 1):
+            raise ValueError("other_share in [0, 1), label_noise in [0, 1], intensity_min in (0, 1]")
+        if self.utt_seconds[0] < 0.5 or self.turns[0] < 2 or self.n_sessions < 1:
+            raise ValueError("need utterances >= 0.5 s, >= 2 turns per dialog, >= 1 session")
+        for name in ("voice_expressiveness", "face_expressiveness"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"synth.{name} must lie in [0, 1] (1 = as planned, 0 = neutral), "
+                                 f"got {getattr(self, name)}")
+
+
+SYNTH_PROFILES: dict[str, SynthConfig] = {
+    # a few seconds: 5 sessions x 2 dialogs x ~8 turns of 1-2 s, 64-pixel faces
+    "quick": SynthConfig(impro_per_session=1, script_per_session=1, turns=(7, 9),
+                         utt_seconds=(1.0, 2.0), frame_size=64),
+    # a CPU study in minutes: 5 sessions x 6 dialogs x ~24 turns of 1.5-4 s (~720 utterances)
+    "default": SynthConfig(),
+}
 
 
 @dataclass(frozen=True)
@@ -195,6 +256,8 @@ def apply_overrides(cfg, overrides: dict[str, Any]):
 
 
 def _coerce(current: Any, value: Any, key: str) -> Any:
+    if isinstance(value, str) and value.lower() in ("none", "null"):
+        return None
     if isinstance(value, str):
         if isinstance(current, bool):
             if value.lower() in ("1", "true", "yes"):
@@ -206,8 +269,6 @@ def _coerce(current: Any, value: Any, key: str) -> Any:
             return int(value)
         if isinstance(current, float):
             return float(value)
-        if value.lower() == "none":
-            return None
     if isinstance(value, list):
         return tuple(value)
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
@@ -259,7 +320,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         **CPU_SIZES,
         "seeds": (42, 43, 44),  # every table and claim covers three training seeds
     },
-    # The authors' settings (STUDY.md) on the real IEMOCAP: 10 folds, 3 s chunks, full-size models.
+    # The authors' settings (docs/background.md) on the real IEMOCAP: 10 folds, 3 s chunks, full-size models.
     "paper": {
         "data.dataset": "iemocap",
         "data.protocol": "session_speaker10",

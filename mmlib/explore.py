@@ -2,9 +2,9 @@
 and what a trained fusion model's matchmap looks at.
 
     from mmlib import explore
-    explore.explore(st)                  # JupyterLab: widgets (class, speaker, right/wrong, utterance)
-    explore.explore(st, interactive=False)  # a static figure of a few utterances (what papermill runs get)
-    tab = explore.utterances(st)         # id, label, speaker, fold, <model> (prediction) per test utterance
+    explore.explore(session)             # JupyterLab: widgets (class, speaker, right/wrong, utterance)
+    explore.explore(session, interactive=False)  # a static figure of a few utterances (what papermill runs get)
+    tab = explore.utterances(session)    # id, label, speaker, fold, <model> (prediction) per test utterance
 
 Predictions come from the study's `results_dir/predictions/{unimodal,fusion}.csv` (notebooks 02 and
 03 write them); a model's prediction is the argmax of its class probabilities averaged over seeds.
@@ -25,14 +25,13 @@ from mmlib import plots
 PREDICTION_FILES = ("unimodal", "fusion")
 
 
-def predictions(st) -> pd.DataFrame:
+def predictions(session) -> pd.DataFrame:
     """Every test prediction the notebooks saved (one row per utterance x model x seed)."""
-    frames = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for name in PREDICTION_FILES
-              if (p := Path(st.results_dir) / "predictions" / f"{name}.csv").exists()]
-    if not frames:
-        raise FileNotFoundError(f"no predictions in {Path(st.results_dir) / 'predictions'}: run notebooks 02 and 03 "
-                                "with this results_dir first")
-    return pd.concat(frames, ignore_index=True)
+    names = [n for n in PREDICTION_FILES if (Path(session.results_dir) / "predictions" / f"{n}.csv").exists()]
+    if not names:
+        raise FileNotFoundError(f"no predictions in {Path(session.results_dir) / 'predictions'}: run notebooks 02 and "
+                                "03 with this results_dir first")
+    return session.load_predictions(*names)
 
 
 def probabilities(pred: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
@@ -43,14 +42,14 @@ def probabilities(pred: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     return mean
 
 
-def utterances(st, pred: pd.DataFrame | None = None) -> pd.DataFrame:
+def utterances(session, pred: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per test utterance: id, label, speaker, fold and each model's prediction (a column per
     model, in the study's order), plus `n_wrong`, the number of models that got it wrong."""
-    pred = predictions(st) if pred is None else pred
-    probs = probabilities(pred, st.classes)
+    pred = predictions(session) if pred is None else pred
+    probs = probabilities(pred, session.classes)
     wide = probs["pred"].unstack("model")
     models = plots.model_order(wide.columns)
-    meta = st.table.set_index("id").loc[wide.index, ["label", "speaker"]]
+    meta = session.table.set_index("id").loc[wide.index, ["label", "speaker"]]
     fold = pred.groupby("id")["fold"].first()
     out = pd.concat([meta, fold.loc[wide.index], wide[models]], axis=1).reset_index(names="id")
     out["n_wrong"] = (out[models].to_numpy() != out[["label"]].to_numpy()).sum(axis=1)
@@ -73,24 +72,24 @@ def _prob_bars(ax, probs: pd.DataFrame, uid: str, classes: list[str]) -> None:
     ax.set(ylim=(0, 1), ylabel="probability")
 
 
-def static_figure(st, uids: list[str], pred: pd.DataFrame | None = None) -> plt.Figure:
+def static_figure(session, uids: list[str], pred: pd.DataFrame | None = None) -> plt.Figure:
     """A few utterances, one row each: log-mel, the middle face frame, every model's probabilities."""
-    pred = predictions(st) if pred is None else pred
-    probs = probabilities(pred, st.classes)
-    table = st.table.set_index("id")
+    pred = predictions(session) if pred is None else pred
+    probs = probabilities(pred, session.classes)
+    table = session.table.set_index("id")
     fig, axes = plt.subplots(len(uids), 3, figsize=(plots.PAGE, 0.3 + 1.6 * len(uids)), squeeze=False,
                              layout="constrained", gridspec_kw={"width_ratios": [2.2, 0.8, 2.2]})
     for r, uid in enumerate(uids):
-        spec, frames = st.feats.audio[uid][0], st.feats.video[uid]
+        spec, frames = session.feats.audio[uid][0], session.feats.video[uid]
         frames = frames[0] if frames.ndim == 5 else frames  # chunked: the first chunk's frames
-        dur = spec.shape[-1] * st.cfg.audio.hop_ms / 1000
+        dur = spec.shape[-1] * session.cfg.audio.hop_ms / 1000
         axes[r, 0].imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, dur, 0, spec.shape[0]))
         axes[r, 0].set(yticks=[], ylabel="log-mel", xlabel="time (s)" if r == len(uids) - 1 else "")
         axes[r, 0].grid(False)
         axes[r, 0].set_title(f"{uid} · {table.at[uid, 'label']} · {table.at[uid, 'speaker']}", loc="left")
         axes[r, 1].imshow(frames[len(frames) // 2])
         axes[r, 1].set_axis_off()
-        _prob_bars(axes[r, 2], probs, uid, st.classes)
+        _prob_bars(axes[r, 2], probs, uid, session.classes)
         axes[r, 2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title="prediction")
     return fig
 
@@ -116,28 +115,28 @@ def in_jupyterlab() -> bool:
     return get_ipython() is not None and bool(os.environ.get("JPY_SESSION_NAME"))
 
 
-def explore(st, head: str = "matchmap", interactive: bool | None = None):
+def explore(session, head: str = "matchmap", interactive: bool | None = None):
     """Widgets to pick a test utterance and see everything about it (interactive: returns the widget box,
     which the notebook displays), else a static figure of a few utterances (drawn; returns None, so the
     notebook shows it once)."""
-    pred = predictions(st)
-    tab = utterances(st, pred)
+    pred = predictions(session)
+    tab = utterances(session, pred)
     if not (in_jupyterlab() if interactive is None else interactive):
-        static_figure(st, pick(tab), pred)
+        static_figure(session, pick(tab), pred)
         return None
-    return _widget(st, head, pred, tab)
+    return _widget(session, head, pred, tab)
 
 
-def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
+def _widget(session, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
     import ipywidgets as w
     from IPython.display import Audio, display
 
-    from mmlib import experiments as ex
+    from mmlib import views
     from mmlib.data import media
 
-    probs = probabilities(pred, st.classes)
+    probs = probabilities(pred, session.classes)
     models = [c for c in tab.columns if c not in ("id", "label", "speaker", "fold", "n_wrong")]
-    cls = w.Dropdown(options=["any"] + st.classes, description="class")
+    cls = w.Dropdown(options=["any"] + session.classes, description="class")
     spk = w.Dropdown(options=["any"] + sorted(tab["speaker"].unique()), description="speaker")
     judge = w.Dropdown(options=models, value=head if head in models else models[-1], description="judged by")
     outcome = w.ToggleButtons(options=["any", "correct", "wrong"], description="outcome",
@@ -167,18 +166,19 @@ def _widget(st, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
         if utt.value is None:
             return
         uid = utt.value
-        row = st.table.set_index("id").loc[uid]
+        row = session.table.set_index("id").loc[uid]
         out.clear_output(wait=True)
         with out:
-            display(Audio(media.read_audio(row["audio_path"], st.cfg.audio.sample_rate), rate=st.cfg.audio.sample_rate))
+            sr = session.cfg.audio.sample_rate
+            display(Audio(media.read_audio(row["audio_path"], sr), rate=sr))
             display(probs.loc[uid].loc[plots.model_order(probs.loc[uid].index)].round(3))
             fig, ax = plt.subplots(figsize=(plots.COLUMN * 1.5, 2.0), layout="constrained")
-            _prob_bars(ax, probs, uid, st.classes)
+            _prob_bars(ax, probs, uid, session.classes)
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), title="prediction")
             plt.show()
-            plots.examples(*ex.examples_of(st, [uid]))  # log-mel and face frames
+            plots.examples(*views.examples_of(session, [uid]))  # log-mel and face frames
             plt.show()
-            item = ex.matchmap_item(st, uid, head)
+            item = views.matchmap_item(session, uid, head)
             if item is None:
                 print(f"no trained {head} checkpoint for this utterance's fold: run notebook 03 first")
             else:

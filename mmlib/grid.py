@@ -1,12 +1,12 @@
 """The grid of trainings: every (config, head, fold, seed) is one task, run on Ray or in sequence.
 
     from mmlib import grid
-    jobs = [grid.Job(cfg, "concat", fold, seed) for fold in folds for seed in cfg.seeds]
+    jobs = [grid.Job(ModelSpec(cfg, "concat", fold, seed)) for fold in folds for seed in cfg.seeds]
     done = grid.run(jobs, table, feats, "data/checkpoints", cfg.run)   # one Outcome per job, same order
     done[0].predictions, done[0].checkpoint, done[0].trained
 
-A fusion job starts from its fold's and seed's unimodal checkpoints (train.init_from_unimodal, the
-authors' recipe): the grid adds those unimodal trainings as dependencies, once however many fusion
+A job is a ModelSpec to train or reuse (mmlib.checkpoints). A fusion job starts from its fold's and
+seed's unimodal checkpoints (train.init_from_unimodal, the authors' recipe): the grid adds those unimodal trainings as dependencies, once however many fusion
 jobs share them, and a fusion task starts when its two dependencies have finished. The whole grid of
 a call is submitted at once and runs as wide as the machine allows.
 
@@ -30,43 +30,34 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mmlib.config import RunConfig, StudyConfig
+from mmlib.checkpoints import ModelSpec
+from mmlib.config import RunConfig
 from mmlib.data.features import FeatureSet
-from mmlib.data.splits import Fold
+from mmlib.models.fusion import UNIMODAL
 
-UNIMODAL = ("audio", "video")
 EXECUTORS = ("ray", "sequential")
 
 
 @dataclass(frozen=True)
 class Job:
-    cfg: StudyConfig  # the model's config, overrides applied
-    head: str
-    fold: Fold
-    seed: int
+    spec: ModelSpec  # the model to train (or reuse)
     retrain: bool = False
 
     @property
-    def key(self) -> tuple:
-        from mmlib.training import canonical_config
-
-        c = replace(self.cfg, run=RunConfig(), folds=None, seeds=(), train=replace(self.cfg.train, seed=self.seed))
-        return (canonical_config(c, self.head).hash(), self.head, self.fold.number, self.seed)
-
-    def label(self) -> str:
-        return f"{self.head} fold {self.fold.number} seed {self.seed}"
+    def key(self) -> str:
+        return self.spec.key
 
 
 @dataclass
 class Outcome:
     job: Job
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame  # the fold's test utterances (inference.predict)
     checkpoint: str
     trained: bool  # False: an existing checkpoint was reused
     digest: str  # sha256 (16 hex) of the checkpoint's weights
@@ -77,68 +68,65 @@ class Outcome:
 
 def dependencies(job: Job) -> list[Job]:
     """The unimodal trainings a fusion job starts from (none for unimodal jobs or without init_from_unimodal)."""
-    if job.head in UNIMODAL or not job.cfg.train.init_from_unimodal:
-        return []
-    return [Job(job.cfg, m, job.fold, job.seed, job.retrain) for m in UNIMODAL]
+    return [Job(s, job.retrain) for s in job.spec.starts_from]
 
 
-def plan(jobs: list[Job], trained: set = frozenset()) -> list[Job]:
-    """Every job to run once, dependencies first (unimodal, then fusion), duplicates removed; jobs whose
-    key is in `trained` (already trained in this run) reuse their checkpoint even when retrain is asked."""
-    seen: dict[tuple, Job] = {}
+def plan(jobs: list[Job]) -> list[Job]:
+    """Every job to run once, dependencies first (unimodal, then fusion), duplicates (same key) removed."""
+    seen: dict[str, Job] = {}
     for job in jobs:
         for dep in dependencies(job):
             seen.setdefault(dep.key, dep)
     for job in jobs:
         seen.setdefault(job.key, job)
-    todo = [replace(j, retrain=j.retrain and j.key not in trained) for j in seen.values()]
-    return sorted(todo, key=lambda j: j.head not in UNIMODAL)  # stable: unimodal first
+    return sorted(seen.values(), key=lambda j: j.spec.head not in UNIMODAL)  # stable: unimodal first
 
 
-def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, *inits: Outcome) -> Outcome:
-    """One training (or checkpoint reuse) and its test predictions; `inits` are the outcomes it starts from."""
-    from mmlib.training import SELECTION, best_epoch, fit_fold, weights_digest
+def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, keep: frozenset[str] = frozenset(),
+            *inits: Outcome) -> Outcome:
+    """One training (or checkpoint reuse) and its test predictions; `inits` are the outcomes it starts from,
+    `keep` the checkpoints this run already trained (reused even when retrain is asked)."""
+    from mmlib import training  # Lightning: loaded where a training runs, not by every importer of the grid
+    from mmlib.checkpoints import weights_digest
 
     t0 = time.time()
-    init = {o.job.head: Path(o.checkpoint) for o in inits}
-    res = fit_fold(job.cfg, job.fold, table, feats, job.head, job.seed, ckpt_dir, init or None, job.retrain,
-                   progress=False)
-    monitor = job.cfg.train.select_on
-    best = best_epoch(res.history, monitor, SELECTION[monitor])
-    return Outcome(job, res.predictions, str(res.checkpoint), not res.reused, weights_digest(res.checkpoint),
-                   round(time.time() - t0, 2), best, {m: str(p) for m, p in init.items()})
+    init = {o.job.spec.head: Path(o.checkpoint) for o in inits}
+    fitted = training.fit(job.spec, table, feats, ckpt_dir, init or None, job.retrain, keep, progress=False)
+    return Outcome(job, fitted.predict(), str(fitted.checkpoint), fitted.trained, weights_digest(fitted.checkpoint),
+                   round(time.time() - t0, 2), fitted.best_epoch, {m: str(p) for m, p in init.items()})
 
 
 def run(jobs: list[Job], table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str | Path, run_cfg: RunConfig,
-        threads: int = 1, progress: bool = True, desc: str = "trainings", trained: set = frozenset(),
+        threads: int = 1, progress: bool = True, desc: str = "trainings", keep: frozenset[str] = frozenset(),
         on_outcome=None) -> list[Outcome]:
     """Run `jobs` (and the unimodal trainings they start from); one Outcome per job, in order.
-    `trained`: keys already trained in this run (never retrained twice, see plan); `on_outcome(outcome)` is
+    `keep`: checkpoint names already trained in this run (never retrained twice); `on_outcome(outcome)` is
     called for every finished task, dependencies included (e.g. to record checkpoints)."""
     if run_cfg.executor not in EXECUTORS:
         raise ValueError(f"run.executor must be one of {EXECUTORS}, got {run_cfg.executor!r}")
-    todo = plan(jobs, trained)
+    todo = plan(jobs)
     ckpt_dir = str(Path(ckpt_dir).resolve())
     Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
     bar = _Progress(len(todo), desc, progress, on_outcome)
     if run_cfg.executor == "sequential":
-        done: dict[tuple, Outcome] = {}
+        done: dict[str, Outcome] = {}
         for job in todo:
-            done[job.key] = execute(job, table, feats, ckpt_dir, *(done[d.key] for d in dependencies(job)))
+            done[job.key] = execute(job, table, feats, ckpt_dir, keep, *(done[d.key] for d in dependencies(job)))
             bar.update(done[job.key])
     else:
-        done = _run_ray(todo, table, feats, ckpt_dir, run_cfg, threads, bar)
+        done = _run_ray(todo, table, feats, ckpt_dir, keep, run_cfg, threads, bar)
     bar.close()
     return [done[j.key] for j in jobs]
 
 
-def _run_ray(todo: list[Job], table, feats, ckpt_dir: str, run_cfg: RunConfig, threads: int, bar) -> dict:
+def _run_ray(todo: list[Job], table, feats, ckpt_dir: str, keep: frozenset[str], run_cfg: RunConfig, threads: int,
+             bar) -> dict:
     ray = connect(run_cfg, threads)
     data = ray.put((table, feats))
     task = ray.remote(_ray_task).options(num_cpus=threads, num_gpus=run_cfg.gpus_per_training, max_retries=0)
-    refs: dict[tuple, object] = {}
+    refs: dict[str, object] = {}
     for job in todo:  # dependencies first, so their refs exist
-        refs[job.key] = task.remote(job, data, ckpt_dir, *(refs[d.key] for d in dependencies(job)))
+        refs[job.key] = task.remote(job, data, ckpt_dir, keep, *(refs[d.key] for d in dependencies(job)))
     key_of = {ref: k for k, ref in refs.items()}
     pending, done = list(refs.values()), {}
     while pending:
@@ -149,9 +137,9 @@ def _run_ray(todo: list[Job], table, feats, ckpt_dir: str, run_cfg: RunConfig, t
     return done
 
 
-def _ray_task(job: Job, data, ckpt_dir: str, *inits: Outcome) -> Outcome:
+def _ray_task(job: Job, data, ckpt_dir: str, keep: frozenset[str], *inits: Outcome) -> Outcome:
     table, feats = data
-    return execute(job, table, feats, ckpt_dir, *inits)
+    return execute(job, table, feats, ckpt_dir, keep, *inits)
 
 
 def connect(run_cfg: RunConfig, threads: int = 1):
@@ -205,13 +193,13 @@ class _Progress:
         self.n += 1
         self.n_trained += bool(out.trained)
         self.bar.update(1)
-        self.bar.set_postfix_str(f"{out.job.label()} {'trained' if out.trained else 'reused'}", refresh=False)
+        self.bar.set_postfix_str(f"{out.job.spec.label()} {'trained' if out.trained else 'reused'}", refresh=False)
         if self.path:
             elapsed = time.time() - self.t0
             # tasks left are mostly trainings (reused checkpoints come first: they are the dependencies)
             eta = elapsed / self.n_trained * (self.total - self.n) if self.n_trained else None
             line = {"desc": self.desc, "done": self.n, "total": self.total, "elapsed": round(elapsed, 1),
-                    "eta": None if eta is None else round(eta, 1), "last": out.job.label(), "trained": out.trained}
+                    "eta": None if eta is None else round(eta, 1), "last": out.job.spec.label(), "trained": out.trained}
             with open(self.path, "a") as f:
                 f.write(json.dumps(line) + "\n")
 

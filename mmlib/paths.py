@@ -5,7 +5,7 @@
     paths.resolve("data")                   # <repo>/data, from JupyterLab, papermill in any folder, or the CLI
     paths.resolve("../data")                # ValueError: a relative path may not leave the repository
     paths.resolve("/scratch/data")          # absolute paths are taken as given (symlinks resolved)
-    paths.study_paths(None, "data", "results/interactive")  # (data_root, data_dir, results_dir) for open_study
+    paths.study_paths(None, "data", "results/interactive")  # (data_root, data_dir, results_dir) for open_session
     print(paths.describe_study(None, "data", "results/mine"))  # "data_dir     <repo>/data", ... for a notebook
 
 Every path is resolved (symlinks followed), so the feature cache and checkpoint keys, which hold
@@ -59,7 +59,7 @@ def resolve(path: str | Path, what: str = "path", may_leave: bool = False) -> Pa
 
 
 def study_paths(data_root: str | None, data_dir: str, results_dir: str) -> tuple[str | None, str, Path]:
-    """open_study's three locations, resolved: (data_root or None, data_dir as str, results_dir)."""
+    """open_session's three locations, resolved: (data_root or None, data_dir as str, results_dir)."""
     root = None if data_root in (None, "") else str(resolve(data_root, "data_root", may_leave=True))
     return root, str(resolve(data_dir, "data_dir")), resolve(results_dir, "results_dir")
 

@@ -1,13 +1,13 @@
 """Figures of "when does fusion help?" (notebook 05), in the style of mmlib.plots (to move there).
 
     from mmlib import plots, plots_reliability as pr, reliability as rel
-    fig = pr.sweep(rel.sweep_summary(gains))          # fusion gain vs the gap between the unimodal models
+    fig = pr.sweep(rel.sweep_table(sweep))            # fusion gain vs the gap between the unimodal models
     fig = pr.missing_modality(summary)                # model x condition bars (UA, lo, hi)
     fig = pr.effective_robustness(rel.effective_robustness(rob))
     plots.save(fig, "fusion_gain_vs_gap", "results/default/figures")
 
-Intervals come in as columns lo / hi (computed by the caller: speaker-level bootstrap, or
-reliability.sweep_summary's fold x seed interval); the figures only draw them.
+Intervals come in as columns lo / hi (computed by the caller, e.g. reliability.sweep_table's speaker-level
+bootstrap); the figures only draw them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def sweep(summary: pd.DataFrame, metric: str = "UA", x: str = "gap_weak") -> plt
     """Fusion's gain over the best unimodal model against the gap between the unimodal models.
 
     summary: one row per modality (the one weakened), level and fusion model with `x` (default
-    gap_weak: intact unimodal - weakened unimodal, reliability.sweep_gain), gain and optionally
+    gap_weak: intact unimodal - weakened unimodal, reliability.sweep_table), gain and optionally
     lo / hi (the gain's interval). One panel per weakened modality, one curve per head, the
     expressiveness levels written under the points. The claim holds where the curves rise.
     """

@@ -1,19 +1,19 @@
-"""When does fusion help? Missing modalities, effective robustness and the modality-reliability sweep.
+"""When does fusion help? Missing modalities, degradation at test time, effective robustness and the
+modality-reliability sweep.
 
     from mmlib import reliability as rel
-    # 1. a trained model scored with both streams, audio only, video only (per fold and seed: loop)
-    pred = rel.missing_modality(model, test_ds, collate_fn, classes)      # + a `condition` column
-    # 2. degradation curves (experiments.robustness) relative to clean, fusion vs the intact modality
-    eff = rel.effective_robustness(rob)
-    # 3. the claim itself: corpora whose face (or voice) shows less and less emotion
-    pred = rel.reliability_sweep("default", "face", [1.0, 0.5, 0.0], ["audio", "video", "matchmap"], "data")
-    gains = rel.sweep_gain(metrics.per_fold(pred, by=("model", "modality", "level", "fold", "seed")))
-    summary = rel.sweep_summary(gains)                                     # one row per head and level
+    models = {"matchmap": ("matchmap", None), "matchmap + dropout": ("matchmap", {"train.modality_dropout": 0.5})}
+    miss = rel.missing_modality(session, models)                     # + a `condition` column
+    rob = rel.degradation(session, models, {"audio.snr_db": [None, 10, 0], "video.occlusion": [0.0, 0.5]})
+    eff = rel.effective_robustness(metrics.per_fold(rob, by=("model", "knob", "level", "fold", "seed")))
+    sweep = rel.reliability_sweep("default", "face", [1.0, 0.5, 0.0], ["audio", "video", "matchmap"], "data")
+    table = rel.sweep_table(sweep)                                   # one row per modality, level and fusion head
 
-A missing stream is zero-filled AFTER normalization (data/blanking.py): zero is the normalizer's
-mean (the speaker's mean with data.speaker_norm), MMIN's zero-filling, not the training mean of the
-raw features. Nothing here trains: `missing_modality` takes a model and a dataset, and
-`reliability_sweep` delegates the training to `runner` (experiments.run_models by default).
+`models` maps the name a table shows to (head, config overrides); the session must have trained them
+(Session.run_models / run_grid reuse what exists). A missing stream is zero-filled after normalization
+(inference.predict): zero is the normalizer's mean (the speaker's mean with data.speaker_norm), MMIN's
+zero-filling, not the training mean of the raw features. Nothing here trains except the sweep, which
+delegates to `runner` (Session.run_models by default).
 """
 
 from __future__ import annotations
@@ -22,70 +22,96 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-import torch
-from scipy import stats
-from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-from mmlib.data.blanking import blank
+from mmlib import inference, metrics, stats
+from mmlib.data.features import FeatureSet, extract_features
+from mmlib.models.fusion import UNIMODAL
 
 # condition -> the stream that is zero-filled
 CONDITIONS = {"audio+video": None, "audio only": "video", "video only": "audio"}
 KNOBS = {"voice": "synth.voice_expressiveness", "face": "synth.face_expressiveness"}
 ALIASES = {"audio": "voice", "video": "face"}  # the modality's name in the study -> the corpus knob
-UNIMODAL = ("audio", "video")
+DEGRADATIONS = {"audio": ("snr_db",), "video": ("blur_sigma", "occlusion", "drop_prob")}  # feature-config knobs
+Models = dict  # name -> (head, overrides or None)
 
 
 # ------------------------------------------------------------------ 1. missing modality at test time
 
-@torch.no_grad()
-def predict_blanked(model: torch.nn.Module, ds, collate_fn: Callable, classes: list[str],
-                    missing: str | None = None, batch_size: int = 64) -> pd.DataFrame:
-    """Per-utterance predictions with the `missing` stream ("audio" | "video" | None) zero-filled.
-
-    ds: an EmotionDataset-like object (`ids`, `labels` (indices into classes), items with
-    `utt_index`); collate_fn turns items into a batch (e.g. `lambda it: collate(it, pad_to)`).
-    Chunk logits are averaged per utterance, then softmax and argmax, as training.predict does.
-    Returns id, true, pred, p_<class>.
-    """
-    model.eval()
-    sums = torch.zeros(len(ds.ids), len(classes))
-    counts = torch.zeros(len(ds.ids))
-    for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_fn):
-        batch = blank(batch, missing)
-        logits = model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))["logits"].float()
-        sums.index_add_(0, batch["utt_index"], logits)
-        counts.index_add_(0, batch["utt_index"], torch.ones(len(logits)))
-    probs = torch.softmax(sums / counts[:, None], dim=1).numpy()
-    out = pd.DataFrame({"id": list(ds.ids), "true": [classes[i] for i in ds.labels],
-                        "pred": [classes[i] for i in probs.argmax(1)]})
-    for i, c in enumerate(classes):
-        out[f"p_{c}"] = probs[:, i]
-    return out
-
-
-def missing_modality(model: torch.nn.Module, ds, collate_fn: Callable, classes: list[str],
-                     conditions: tuple[str, ...] = tuple(CONDITIONS), batch_size: int = 64) -> pd.DataFrame:
-    """Predictions of one trained model under each test condition it can take, with a `condition` column.
-
-    A fusion model (its dataset yields audio and video) is scored under every condition in
-    `conditions` ("audio+video", "audio only", "video only": the other stream zero-filled after
-    normalization); a unimodal model only under its own ("audio only" or "video only"), so the
-    table puts it next to the fusion models. Call it per fold and seed and add those columns.
-    """
+def conditions_of(head: str, conditions: tuple[str, ...] = tuple(CONDITIONS)) -> list[str]:
+    """The test conditions a model can take: a fusion head every one of `conditions`; a unimodal head only its
+    own ("audio only" or "video only"), so the table puts it next to the fusion models."""
     unknown = sorted(set(conditions) - set(CONDITIONS))
     if unknown:
         raise ValueError(f"unknown conditions {unknown}; choose from {list(CONDITIONS)}")
-    item = ds[0]
-    has = tuple(m for m in UNIMODAL if m in item)
-    if has == ("audio", "video"):
-        todo = list(conditions)
-    elif has in (("audio",), ("video",)):
-        todo = [f"{has[0]} only"]
-    else:
-        raise ValueError(f"the dataset's items hold neither audio nor video (keys: {sorted(item)})")
-    frames = [predict_blanked(model, ds, collate_fn, classes, CONDITIONS[c] if len(has) == 2 else None,
-                              batch_size).assign(condition=c) for c in todo]
-    return pd.concat(frames, ignore_index=True)
+    return [f"{head} only"] if head in UNIMODAL else list(conditions)
+
+
+def missing_modality(session, models: Models, conditions: tuple[str, ...] = tuple(CONDITIONS)) -> pd.DataFrame:
+    """Every model of `models` scored per fold and seed under each test condition it can take (the other stream
+    zero-filled after normalization); columns as the predictions + `condition`."""
+    out = []
+    for name, (head, overrides) in models.items():
+        todo = conditions_of(head, conditions)
+        seeds = session.cfg.with_overrides(overrides).seeds
+        for fold in session.folds:
+            norm = inference.normalizer(session.spec(head, fold, seeds[0], overrides), session.table, session.feats)
+            for seed in seeds:
+                spec = session.spec(head, fold, seed, overrides)
+                model, _ = session.load_model(spec)
+                ds = inference.dataset(spec, fold.test, session.table, session.feats, norm)
+                out += [inference.predict(model, ds, spec, None if head in UNIMODAL else CONDITIONS[c],
+                                          name).assign(condition=c) for c in todo]
+    return pd.concat(out, ignore_index=True)
+
+
+# ------------------------------------------------------------------ 2. degradation at test time
+
+def degradation(session, models: Models, knobs: dict[str, list], refit_normalizer: bool = False) -> pd.DataFrame:
+    """Test predictions of trained models while one modality is degraded step by step (columns knob, level):
+    for each knob of `knobs` (e.g. {"audio.snr_db": [None, 10, 0], "video.occlusion": [0.0, 0.3]}) and level.
+
+    A knob is a degradation setting of the feature config (audio.snr_db; video.blur_sigma, video.occlusion,
+    video.drop_prob); training data stay clean: only test features are rebuilt (and cached) per level.
+    The normalizer keeps the statistics of the clean features (refit_normalizer=True refits it on the
+    degraded test features, which quietly adapts to the degradation when speaker_norm is on).
+    """
+    for key in knobs:
+        section, _, knob = key.partition(".")
+        if knob not in DEGRADATIONS.get(section, ()):
+            raise ValueError(f"{key!r} is not a degradation knob; use audio.snr_db or "
+                             "video.blur_sigma/occlusion/drop_prob")
+    return pd.concat([_degraded(session, models, key, levels, refit_normalizer) for key, levels in knobs.items()],
+                     ignore_index=True)
+
+
+def _degraded(session, models: Models, key: str, levels: list, refit_normalizer: bool) -> pd.DataFrame:
+    section = key.partition(".")[0]
+    configs = {name: session.cfg.with_overrides(over) for name, (_, over) in models.items()}
+    tests = session.table[session.table["id"].isin({u for fold in session.folds for u in fold.test})]
+    for cfg in {c.hash("audio", "video"): c for c in configs.values()}.values():
+        for level in levels:  # each level extracted once for every fold's test set (one worker pool, not one per
+            # fold); the fold loop below then reads the feature cache. Nothing is kept here: memory stays per fold
+            extract_features(tests, cfg.with_overrides({key: level}), cache_dir=session.cache_dir,
+                             modalities=(section,), progress=False)
+    out = []
+    for fold in session.folds:
+        specs = {name: [session.spec(head, fold, seed, over) for seed in configs[name].seeds]
+                 for name, (head, over) in models.items()}
+        clean_norm = {name: inference.normalizer(ss[0], session.table, session.feats) for name, ss in specs.items()}
+        loaded = {(name, s.seed): session.load_model(s)[0] for name, ss in specs.items() for s in ss}
+        test = session.table[session.table["id"].isin(fold.test)]
+        for level in tqdm(levels, desc=f"{key} fold {fold.number}", disable=not session.progress, leave=False):
+            extra = {"knob": key, "level": "clean" if level is None else f"{level:g}"}
+            for name, ss in specs.items():
+                deg = extract_features(test, configs[name].with_overrides({key: level}), cache_dir=session.cache_dir,
+                                       modalities=(section,), progress=False)
+                feats = FeatureSet(audio={**session.feats.audio, **deg.audio}, video={**session.feats.video, **deg.video})
+                norm = inference.normalizer(ss[0], session.table, feats) if refit_normalizer else clean_norm[name]
+                for s in ss:
+                    ds = inference.dataset(s, fold.test, session.table, feats, norm)
+                    out.append(inference.predict(loaded[(name, s.seed)], ds, s, name=name, extra=extra))
+    return pd.concat(out, ignore_index=True)
 
 
 # ------------------------------------------------------------------ 2. effective robustness
@@ -99,7 +125,7 @@ def _level_key(level: Any) -> str:
 def effective_robustness(rob: pd.DataFrame, clean: dict[str, Any] | None = None, metric: str = "UA") -> pd.DataFrame:
     """Degradation curves with MultiBench's baselines, one row per model, knob, level, fold, seed.
 
-    rob: columns model, knob, level, fold, seed and `metric` (experiments.robustness). The clean
+    rob: columns model, knob, level, fold, seed and `metric` (metrics.per_fold of `degradation`). The clean
     level of a knob is `clean[knob]` if given, else its missing level (None / NaN, e.g. audio.snr_db)
     if present, else level 0 (blur, occlusion, drop). Adds:
       <metric>_clean  the same model, fold and seed on clean data;
@@ -148,117 +174,28 @@ def knob_of(modality: str) -> str:
     return KNOBS[name]
 
 
-def reliability_sweep(profile: str, modality: str, levels: list[float], heads: list[str], data_dir: str,
-                      overrides: dict[str, Any] | None = None, runner: Callable | None = None,
-                      **study_kw) -> pd.DataFrame:
-    """For each expressiveness level of one modality (the other intact), a corpus, a study, its models.
+def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: list[float], heads: list[str],
+                      data_dir: str, overrides: dict[str, Any] | None = None, runner: Callable | None = None,
+                      **session_kw) -> pd.DataFrame:
+    """For each weakened modality ("face" and/or "voice") and expressiveness level (the other modality intact),
+    a corpus, a session, its models.
 
-    Each level opens `experiments.open_study(profile, data_dir=data_dir, overrides=overrides +
-    {synth.<modality>_expressiveness: level}, **study_kw)` (the corpus is generated once per level
-    and cached under data_dir) and calls `runner(st, heads)` (default experiments.run_models).
+    Each level opens `session.open_session(profile, data_dir=data_dir, overrides=overrides +
+    {synth.<modality>_expressiveness: level}, **session_kw)` (the corpus is generated once per level
+    and cached under data_dir) and calls `runner(session, heads)` (default Session.run_models).
     Returns the runners' prediction tables stacked, with `modality` ("voice" | "face") and `level`.
     """
-    from mmlib import experiments  # training stack: imported only when a sweep runs
+    from mmlib.session import Session, open_session  # the training stack: imported only when a sweep runs
 
-    knob = knob_of(modality)
-    runner = runner or experiments.run_models
+    runner = runner or Session.run_models
     out = []
-    for level in levels:
-        st = experiments.open_study(profile, data_dir=data_dir, overrides={**(overrides or {}), knob: float(level)},
-                                    **study_kw)
-        pred = runner(st, list(heads))
-        out.append(pred.assign(modality=knob.split(".")[1].split("_")[0], level=float(level)))
-    return pd.concat(out, ignore_index=True)
-
-
-def sweep_gain(per_fold: pd.DataFrame, metric: str = "UA", unimodal: tuple[str, str] = UNIMODAL) -> pd.DataFrame:
-    """Fusion's gain over the best unimodal model, per modality, level, fold and seed.
-
-    per_fold: one row per model, modality, level, fold, seed with `metric` (metrics.per_fold of a
-    reliability_sweep table). At each modality and level the best unimodal model is the one with the
-    higher mean over folds and seeds (chosen once per level, not per fold, so noise does not pick
-    it); for every other model (the fusion heads) and fold x seed:
-      gain = metric - metric of the best unimodal model;   gap = best unimodal - the other unimodal;
-      gap_weak = the intact modality's unimodal model - the weakened one's (face -> audio - video),
-                 signed, so it grows as the weakened modality loses emotion (the sweep figure's x).
-    Columns: modality, level, model, fold, seed, <metric>, best, <metric>_best, <metric>_other, gain, gap,
-    gap_weak.
-    """
-    need = {"model", "modality", "level", "fold", "seed", metric}
-    if not need <= set(per_fold.columns):
-        raise KeyError(f"per-fold table needs columns {sorted(need)}; missing {sorted(need - set(per_fold.columns))}")
-    rows = []
-    for (modality, level), g in per_fold.groupby(["modality", "level"], sort=True):
-        means = g.groupby("model")[metric].mean()
-        missing = [m for m in unimodal if m not in means]
-        if missing:
-            raise ValueError(f"{modality}={level}: no per-fold rows of the unimodal model(s) {missing}")
-        best = max(unimodal, key=lambda m: means[m])
-        weak = dict(zip(("voice", "face"), unimodal)).get(ALIASES.get(modality, modality))
-        if weak is None:
-            raise ValueError(f"modality {modality!r} is neither voice nor face (nor audio / video)")
-        intact = next(m for m in unimodal if m != weak)
-        other = next(m for m in unimodal if m != best)
-        uni = g[g["model"].isin(unimodal)].pivot_table(index=["fold", "seed"], columns="model", values=metric)
-        for r in g[~g["model"].isin(unimodal)].itertuples(index=False):
-            key = (r.fold, r.seed)
-            if key not in uni.index:
-                raise ValueError(f"{modality}={level}: {r.model} has fold {r.fold} seed {r.seed}, "
-                                 "the unimodal models do not")
-            ub, uo = float(uni.loc[key, best]), float(uni.loc[key, other])
-            v = float(getattr(r, metric))
-            rows.append({"modality": modality, "level": level, "model": r.model, "fold": r.fold, "seed": r.seed,
-                         metric: v, "best": best, f"{metric}_best": ub, f"{metric}_other": uo,
-                         "gain": v - ub, "gap": ub - uo,
-                         "gap_weak": float(uni.loc[key, intact]) - float(uni.loc[key, weak])})
-    return pd.DataFrame(rows)
-
-
-def sweep_summary(gains: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Mean gain, gap and gap_weak per modality, level and model, with a t-interval of the gain over folds x seeds.
-
-    lo / hi treat each fold x seed as one observation (NaN with fewer than 2); for the speaker-level
-    interval, replace them with a bootstrap that resamples test speakers (metrics).
-    """
-    rows = []
-    for (modality, lv, model), g in gains.groupby(["modality", "level", "model"], sort=True):
-        x = g["gain"].to_numpy(float)
-        n, mean = len(x), float(x.mean())
-        half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-        rows.append({"modality": modality, "level": lv, "model": model, "n": n, "gain": mean,
-                     "lo": mean - half, "hi": mean + half, "gap": float(g["gap"].mean()),
-                     "gap_weak": float(g["gap_weak"].mean()), "best": g["best"].iloc[0]})
-    return pd.DataFrame(rows)
-
-
-# ------------------------------------------------------------------ the study's calls (notebook 05)
-
-def missing_modality_study(st, models: dict[str, tuple[str, dict | None]]) -> pd.DataFrame:
-    """Every model of `models` (name -> (head, overrides); run_models must have run for them in this session)
-    scored per fold and seed under each test condition it can take; columns as predictions + `condition`."""
-    from dataclasses import replace
-
-    from mmlib import experiments as ex
-    from mmlib.data.dataset import collate
-    from mmlib.training import fixed_audio_frames, load_checkpoint, make_dataset, make_normalizer
-
-    speaker = st.table.set_index("id")["speaker"]
-    out = []
-    for name, (head, overrides) in models.items():
-        cfg = st.cfg.with_overrides(overrides)
-        pad = fixed_audio_frames(cfg) if head == "matchmap" or cfg.audio.chunk_seconds is not None else None
-        for fold in st.folds:
-            norm = make_normalizer(cfg, fold, st.table, st.feats, head)
-            for seed in cfg.seeds:
-                model, _ = load_checkpoint(ex.trained_checkpoint(st, head, fold, seed, overrides))
-                c = replace(cfg, train=replace(cfg.train, seed=seed))
-                ds = make_dataset(c, fold.test, st.table, st.feats, head, norm)
-                pred = missing_modality(model, ds, lambda items: collate(items, pad), st.classes)
-                pred.insert(1, "fold", fold.number)
-                pred.insert(2, "seed", seed)
-                pred.insert(3, "model", name)
-                pred.insert(4, "speaker", speaker.loc[pred["id"]].to_numpy())
-                out.append(pred)
+    for modality in ([modalities] if isinstance(modalities, str) else modalities):
+        knob = knob_of(modality)
+        for level in levels:
+            session = open_session(profile, data_dir=data_dir, overrides={**(overrides or {}), knob: float(level)},
+                                   **session_kw)
+            pred = runner(session, list(heads))
+            out.append(pred.assign(modality=knob.split(".")[1].split("_")[0], level=float(level)))
     return pd.concat(out, ignore_index=True)
 
 
@@ -267,8 +204,6 @@ def sweep_table(pred: pd.DataFrame, fusion: tuple[str, ...] = ("concat", "matchm
     """Per weakened modality, level and fusion head: the gain over the best unimodal model (mean over folds x
     seeds, speaker-bootstrap interval, p-values: stats.paired) and gap_weak, the intact unimodal model's
     score minus the weakened one's (mean over runs). `pred`: reliability_sweep's predictions."""
-    from mmlib import metrics, stats as st
-
     rows = []
     for (modality, level), g in pred.groupby(["modality", "level"], sort=True):
         means = metrics.per_fold(g).groupby("model")[metric].mean()
@@ -278,7 +213,7 @@ def sweep_table(pred: pd.DataFrame, fusion: tuple[str, ...] = ("concat", "matchm
         for head in fusion:
             if head not in means:
                 continue
-            r = st.paired(g, head, best, metric)
+            r = stats.paired(g, head, best, metric)
             rows.append({"modality": modality, "level": level, "model": head, "best": best, **r,
                          "gain": r["diff"], "lo": r["diff_lo"], "hi": r["diff_hi"],
                          "gap_weak": float(means[intact] - means[weak])})
@@ -290,15 +225,13 @@ def gain_change(pred: pd.DataFrame, modality: str, head: str, weak_level: float,
     """Does fusion's gain over the best unimodal model grow as `modality` weakens? The contrast
     (head - best)@weak_level - (head - best)@full_level over the same folds, seeds and test speakers
     (the best unimodal model chosen at each level by its mean), with its speaker-bootstrap interval."""
-    from mmlib import metrics, stats as st
-
     terms = []
     for lv, sign in ((weak_level, 1.0), (full_level, -1.0)):
         g = pred[(pred["modality"] == modality) & (pred["level"] == lv)]
         means = metrics.per_fold(g).groupby("model")[metric].mean()
         best = max(UNIMODAL, key=lambda m: means[m])
         terms += [(g[g["model"] == head], sign), (g[g["model"] == best], -sign)]
-    r = st.contrast(terms, metric)
+    r = stats.contrast(terms, metric)
     r.pop("per_run")
     return {"claim": f"{head}: gain over the best unimodal model at {modality} expressiveness {weak_level:g} "
                      f"minus at {full_level:g}", "model_a": head, "model_b": "best unimodal", **r}

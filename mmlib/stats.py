@@ -17,8 +17,8 @@ Paired comparisons of two models on the same folds and seeds use the per-run dif
 a speaker-bootstrap interval of that mean (both models resampled with the same speakers), an exact
 sign-flip permutation test (scipy.stats.permutation_test; Monte Carlo beyond 2^20 sign patterns) and
 the Wilcoxon signed-rank test. The runs of different seeds share test speakers, so these p-values treat
-folds x seeds as the units the STUDY.md protocol names; the speaker bootstrap interval is the
-conservative statement.
+folds x seeds as the units, which docs/background.md#statistics cautions against (there the fold is the
+defensible unit); the speaker bootstrap interval is the conservative statement.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Run the four notebooks in order with papermill into results/<run>/ and write its manifest.
+"""The study runner: execute the notebooks (NOTEBOOKS) in order with papermill into results/<run>/ and write
+its manifest.
 
     mmlib study --profile default                   # == make study
     mmlib study --profile quick --run quick-check -o train.max_epochs=1
+    mmlib study -p secondary_seeds "[42, 43, 44]"   # a notebook parameter, in every notebook that declares it
     python -c "from mmlib.study import run_study; from mmlib.config import load_config; run_study(load_config('quick'))"
 
 The run is built in `results/.tmp-<run>-<pid>/` and renamed to `results/<run>/` only when every
@@ -10,6 +12,11 @@ output is kept in `results/<run>.failed/` and the error names the notebook and c
 killed leaves its `.tmp-<run>-<pid>/` behind: the next run removes those whose process is gone (and
 lists them in its manifest under "removed_stale"), and reports those whose process still runs.
 The manifest's "face_crop" section says, per utterance, how many frames fell back to the fixed box.
+
+Two kinds of settings reach the notebooks: config overrides (`-o key=value`, the typed StudyConfig every
+notebook builds) and notebook parameters (`-p name value`, what an experiment varies: the ablation grid,
+secondary seeds, sweep levels and heads, the degradation levels; `notebook_parameters()` lists them). A
+parameter no notebook declares is an error, and the manifest records every parameter each notebook ran with.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mmlib import paths, provenance
+from mmlib.checkpoints import Ledger
 from mmlib.config import StudyConfig
 
 NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis",
@@ -173,20 +181,46 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
+RUNNER_PARAMETERS = ("profile", "data_root", "data_dir", "results_dir", "overrides", "retrain")  # set by the runner
+
+
+def notebook_parameters(notebooks: tuple[str, ...] = NOTEBOOKS) -> dict[str, dict[str, str]]:
+    """Notebook -> {parameter: its default, as written in the notebook's parameters cell}, for the parameters
+    `-p` may set (the runner sets profile, paths, overrides and retrain itself)."""
+    import papermill as pm
+
+    return {nb: {name: p["default"] for name, p in pm.inspect_notebook(str(notebooks_dir() / f"{nb}.ipynb")).items()
+                 if name not in RUNNER_PARAMETERS} for nb in notebooks}
+
+
+def check_parameters(parameters: dict[str, Any], notebooks: tuple[str, ...] = NOTEBOOKS) -> dict[str, dict]:
+    """Notebook -> the subset of `parameters` it declares; a ValueError naming any parameter no notebook takes."""
+    declared = notebook_parameters(notebooks)
+    known = sorted({p for params in declared.values() for p in params})
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ValueError(f"no notebook of the study takes parameter(s) {unknown}; the notebooks' parameters: {known}")
+    return {nb: {k: v for k, v in parameters.items() if k in params} for nb, params in declared.items()}
+
+
 def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | Path = "results",
               overrides: dict[str, Any] | None = None, data_root: str | None = None, retrain: bool = False,
-              progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS) -> Path:
+              progress: bool = True, notebooks: tuple[str, ...] = NOTEBOOKS,
+              parameters: dict[str, Any] | None = None) -> Path:
     """Generate/extract what is missing, execute the notebooks, write manifest.json; the run folder.
+    `parameters`: notebook parameters (name -> value), each passed to the notebooks that declare it.
 
     With run.executor=ray (the default), one Ray is started here (or joined at run.ray_address) and every
     notebook's trainings run on it; MMLIB_RAY_ADDRESS tells the kernels where it is.
     """
     import papermill as pm
 
-    from mmlib.data.corpus import prepare_corpus, require_labelled
+    from mmlib.data.corpus import require_labelled
+    from mmlib.data.loaders import prepare_corpus
     from mmlib.data.features import extract_features
 
     run_name = run_name or cfg.profile
+    per_notebook = check_parameters(parameters or {}, notebooks)  # before anything runs: a typo fails at once
     results = paths.resolve(results_dir, "results_dir")  # relative: from the repository root, not the cwd
     final = results / run_name
     removed_stale, _ = clean_stale(results)
@@ -232,7 +266,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
             watcher.notebook = name
             t0 = time.time()
             try:
-                pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params, cwd=str(notebooks_dir()),
+                pm.execute_notebook(str(src), str(tmp / f"{name}.ipynb"), parameters=params | per_notebook[name],
+                                    cwd=str(notebooks_dir()),
                                     progress_bar=progress, kernel_name="python3", log_output=False,
                                     kernel_manager_class=_ipc_kernel_manager())
                 scrub_notebook(tmp / f"{name}.ipynb", final / f"{name}.ipynb")
@@ -263,12 +298,13 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "source_hash": provenance.study_source_hash(),
         "config": cfg.to_dict(),
         "parameters": params | {"results_dir": paths.portable(final)},
+        "notebook_parameters": {nb: per_notebook[nb] for nb in notebooks},  # what -p set, per notebook
         "seeds": list(cfg.seeds),
         "folds": list(cfg.folds) if cfg.folds else "all",
         "normalization": NORMALIZATION[cfg.data.speaker_norm],
         "corpus": _corpus_identity(cfg, table),
         "features": feature_hashes,
-        "checkpoints": _checkpoints(tmp / "checkpoints.jsonl"),
+        "checkpoints": Ledger(tmp).summary(),
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
         "versions": versions(),
@@ -279,7 +315,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "removed_stale": removed_stale,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (tmp / "checkpoints.jsonl").unlink(missing_ok=True)
+    Ledger(tmp).file.unlink(missing_ok=True)
     manifest["config"]["data"]["data_dir"] = paths.portable(data_dir)
     (tmp / "manifest.json").write_text(paths.scrub(json.dumps(manifest, indent=2, default=str)))
     old = results / f".old-{run_name}-{os.getpid()}"
@@ -318,7 +354,7 @@ def _corpus_identity(cfg: StudyConfig, table) -> dict:
     """The corpus a run read: for the synthetic corpus a hash of every file; for a real corpus (too large to
     hash on every run) a hash of the utterance table (ids, labels, speakers, times, media paths)."""
     from mmlib.config import stable_hash
-    from mmlib.data.corpus import synthetic_dir
+    from mmlib.data.loaders import synthetic_dir
 
     if cfg.data.dataset == "synthetic" and cfg.data.root is None:
         root = synthetic_dir(cfg)
@@ -335,18 +371,3 @@ def _feature_hash(arrays: dict) -> str:
     for uid in sorted(arrays):
         h.update(uid.encode() + b"\0" + arrays[uid].tobytes())
     return h.hexdigest()[:16]
-
-
-def _checkpoints(ledger: Path) -> list[dict]:
-    """Every checkpoint the run's notebooks used, once, with its digest and whether this run trained it."""
-    if not ledger.exists():
-        return []
-    rows: dict[str, dict] = {}
-    for line in ledger.read_text().splitlines():
-        r = json.loads(line)
-        seen = rows.setdefault(r["checkpoint"], {k: r[k] for k in ("checkpoint", "weights_sha256", "head", "fold", "seed",
-                                                                    "best_epoch", "init")} | {"trained": False})
-        seen["trained"] = seen["trained"] or r["trained"]
-        if r["trained"]:
-            seen["weights_sha256"], seen["seconds"] = r["weights_sha256"], r["seconds"]
-    return sorted(rows.values(), key=lambda r: r["checkpoint"])

@@ -1,98 +1,50 @@
-"""Train and evaluate one model on one fold with PyTorch Lightning.
+"""Train one model with PyTorch Lightning: the LightningModule (model, multi-task loss, AdamW) and `fit`.
 
-    from mmlib.training import fit_fold
-    res = fit_fold(cfg, fold, table, feats, head="audio", seed=42, ckpt_dir="data/checkpoints")
-    res.predictions      # one row per test utterance: id, fold, seed, model, true, pred, p_<class>
-    res.checkpoint       # best epoch's weights + the config that made them
+    from mmlib.checkpoints import ModelSpec
+    from mmlib.training import fit
+    fitted = fit(ModelSpec(cfg, "audio", fold, seed=42), table, feats, ckpt_dir="data/checkpoints")
+    fitted.checkpoint, fitted.trained, fitted.best_epoch    # False: an existing checkpoint was reused
+    pred = fitted.predict()     # the fold's test utterances: id, fold, seed, model, speaker, true, pred, p_<class>
 
 AdamW, gradient clipping, early stopping and the kept epoch chosen on validation cross-entropy (or UA:
 train.select_on), never on a quantity that draws random impostors; seeds from the config,
 deterministic on CPU; mixed precision on GPU; devices and strategy (e.g. ddp) from the config. Which
 losses train which head is explicit (train.rank_heads: the ranking term trains the matchmap heads
-only, as the authors did). A checkpoint is keyed by everything that shapes it (config, head, fold,
-seed, the modeling source, the content of the training data, the identity of the checkpoints it
-starts from), so a rerun reuses it instead of training again (pass retrain=True to refit). Fusion models can start from the same fold's unimodal checkpoints, as the authors did.
-When audio is cut into chunks, chunk logits are averaged per utterance before scoring.
+only, as the authors did). A model's identity and checkpoint are mmlib.checkpoints'; its inputs
+(normalizer, datasets, padding, loader) mmlib.inference's. Fusion models can start from the same
+fold's unimodal checkpoints, as the authors did.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import tempfile
 import warnings
-from dataclasses import dataclass, replace
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
-from mmlib.config import StudyConfig, TrainConfig, stable_hash
-from mmlib.data.corpus import class_names
+from mmlib import checkpoints, inference
+from mmlib.checkpoints import ModelSpec
+from mmlib.config import StudyConfig
 from mmlib.data import blanking
-from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate
-from mmlib.data.features import FeatureSet
-from mmlib.data.splits import Fold
 from mmlib.losses import LossWeights, multitask_loss
-from mmlib.models.fusion import build_model
-
-HEADS = ("audio", "video", "concat", "matchmap", "matchmap_attn")
-
-
-def modalities_of(head: str) -> tuple[str, ...]:
-    return {"audio": ("audio",), "video": ("video",)}.get(head, ("audio", "video"))
-
-
-def fixed_audio_frames(cfg: StudyConfig) -> int:
-    """Audio frames every item is padded to: the chunk, or max_seconds (the fixed matchmap head needs it)."""
-    a = cfg.audio
-    seconds = a.chunk_seconds if a.chunk_seconds is not None else a.max_seconds
-    return int(round(seconds * 1000 / a.hop_ms)) + (0 if a.chunk_seconds is not None else 1)
-
-
-def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
-    m = cfg.model
-    return build_model(
-        head=head, n_classes=len(class_names(cfg.data.label_set)), n_mels=cfg.audio.n_mels,
-        in_channels=3 if cfg.audio.deltas else 1, audio_width=m.audio_width,
-        audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
-        dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
-        aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,
-        narrow_downsample=m.narrow_downsample,
-    )
+from mmlib.models.fusion import UNIMODAL
 
 
 def loss_weights(cfg: StudyConfig, head: str) -> LossWeights:
     """The training objective of `head`: cross-entropy, plus w x ranking for the heads in train.rank_heads
     (the authors: the matchmap model only; audio, video and concat are trained with cross-entropy alone)."""
     t = cfg.train
-    fused = head not in ("audio", "video")
+    fused = head not in UNIMODAL
     return LossWeights(
         w_rank=t.rank_weight if head in t.rank_heads else 0.0, w_aux=t.aux_weight if fused else 0.0,
         w_vad=t.vad_weight, margin=t.margin, kind=t.similarity, ranking=t.rank_loss,
         label_aware=t.impostor_other_label,
     )
-
-
-def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
-    """`cfg` with the training settings that cannot affect `head` reset, so that one model has one key: the
-    ranking settings of a head trained without the ranking term, the fusion-only settings of a unimodal head.
-    (An ablation of the ranking loss then reuses, not retrains, the unimodal models it starts from.)"""
-    t, base = cfg.train, TrainConfig()
-    changes: dict = {}
-    if head in t.rank_heads:
-        changes["rank_heads"] = (head,)
-    else:
-        changes.update(rank_heads=(), rank_weight=0.0, similarity=base.similarity, rank_loss=base.rank_loss,
-                       margin=base.margin, impostor_other_label=base.impostor_other_label)
-    if head in ("audio", "video"):
-        changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal)
-    return replace(cfg, train=replace(t, **changes))
 
 
 SELECTION = {"val_ce": "min", "val_ua": "max"}  # model selection criteria: deterministic, validation data only
@@ -145,99 +97,6 @@ class EmotionModule(L.LightningModule):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.wd)
 
 
-@dataclass
-class FoldResult:
-    predictions: pd.DataFrame
-    checkpoint: Path
-    history: pd.DataFrame  # per-epoch train/val losses (empty when the checkpoint was reused)
-    reused: bool
-    model: torch.nn.Module  # the best epoch's model, in eval mode
-    test_set: EmotionDataset
-
-
-_TRAINING_CODE = ("models/audio.py", "models/video.py", "models/fusion.py", "matchmap.py", "losses.py",
-                  "training.py", "data/dataset.py", "data/blanking.py", "data/chunks.py")
-
-
-def code_hash() -> str:
-    """Hash of the source files that shape a trained model: editing any of them retrains."""
-    root = Path(__file__).resolve().parent
-    return stable_hash([(f, (root / f).read_text()) for f in _TRAINING_CODE])
-
-
-def data_key(ids, table: pd.DataFrame, feats: FeatureSet, modalities: tuple[str, ...]) -> str:
-    """Content hash of what a model learns from: the utterances' labels, speakers and feature arrays
-    (so a changed corpus, feature code or library version can never reuse an old checkpoint)."""
-    h = hashlib.blake2b(digest_size=8)
-    rows = table.set_index("id").loc[sorted(ids), ["label", "speaker"]]
-    h.update(rows.to_csv().encode())
-    for uid in sorted(ids):
-        for m in modalities:
-            h.update(np.ascontiguousarray(getattr(feats, m)[uid]).tobytes())
-    return h.hexdigest()
-
-
-def weights_digest(path: str | Path) -> str:
-    """sha256 (16 hex) of a checkpoint's weights only (not where it was made or how it ran)."""
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode() + b"\0" + state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def checkpoint_path(cfg: StudyConfig, head: str, fold: Fold, seed: int, ckpt_dir: str | Path,
-                    data: str = "", init: dict[str, Path] | None = None) -> Path:
-    """Where the model of (config, head, fold, seed) lives. The key covers everything that shapes it: the
-    config (but not where files live or how the grid runs), the fold, the seed, the modeling source, the
-    training data's content (`data`, from data_key) and the identity of the checkpoints it starts from."""
-    # not in the key: where files live and how the grid runs; the corpus generator's settings (`synth`: what a
-    # model learns from is in `data`, by content, so a sweep corpus whose audio is byte-identical reuses the audio
-    # models); the feature settings of the modality a unimodal head never sees
-    unseen = {"audio": ("video",), "video": ("audio",)}.get(head, ())
-    d = {k: v for k, v in cfg.to_dict().items() if k not in ("profile", "folds", "seeds", "run", "synth", *unseen)}
-    d["data"] = {k: v for k, v in d["data"].items() if k not in ("data_dir", "root", "on_error")}  # where, not what
-    key = stable_hash({"cfg": d, "head": head, "fold": fold.number, "test": fold.test, "seed": seed,
-                       "code": code_hash(), "data": data,
-                       "init": {m: weights_digest(p) for m, p in sorted((init or {}).items())}})
-    return Path(ckpt_dir) / f"{head}-fold{fold.number:02d}-seed{seed}-{key}.pt"
-
-
-def _loader(ds: EmotionDataset, cfg: StudyConfig, head: str, shuffle: bool, seed: int) -> DataLoader:
-    pad_to = fixed_audio_frames(cfg) if (head == "matchmap" or cfg.audio.chunk_seconds is not None) else None
-    workers = cfg.train.num_workers
-    return DataLoader(
-        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, num_workers=workers,
-        collate_fn=partial(collate, chunk_frames=pad_to), generator=torch.Generator().manual_seed(seed),
-        drop_last=shuffle and len(ds) > cfg.train.batch_size,  # BatchNorm needs > 1 item
-        pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None,  # keep a GPU fed: 4 batches ready per loader process
-    )
-
-
-def make_normalizer(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSet, head: str):
-    """The feature standardization of one fold.
-
-    data.speaker_norm=True: every speaker is standardized with the statistics of its own recordings,
-    test speakers included: label-free but transductive (the test speakers' unlabelled recordings are
-    used at test time). False: the authors' global audio statistics fitted on the training split only.
-    """
-    mods = modalities_of(head)
-    if cfg.data.speaker_norm:
-        return SpeakerNormalizer(table, feats, mods)
-    return Normalizer.fit([feats.audio[i] for i in fold.train]) if "audio" in mods else Normalizer(0.0, 1.0)
-
-
-def make_dataset(cfg: StudyConfig, ids, table: pd.DataFrame, feats: FeatureSet, head: str, norm) -> EmotionDataset:
-    return EmotionDataset(table, ids, feats, class_names(cfg.data.label_set), cfg.audio, norm, modalities_of(head))
-
-
-def _datasets(cfg, fold, table, feats, head):
-    norm = make_normalizer(cfg, fold, table, feats, head)
-    make = lambda ids: make_dataset(cfg, ids, table, feats, head, norm)  # noqa: E731
-    return class_names(cfg.data.label_set), make(fold.train), make(fold.val), make(fold.test)
-
-
 def _init_from_unimodal(model, init_from: dict[str, Path]):
     """Copy the encoders of the unimodal checkpoints (audio_encoder.*, video_encoder.*) into `model`."""
     own = model.state_dict()
@@ -264,72 +123,74 @@ def _trainer(cfg: StudyConfig, root: str, progress: bool, callbacks=None) -> L.T
     )
 
 
-def fit_fold(cfg: StudyConfig, fold: Fold, table: pd.DataFrame, feats: FeatureSet, head: str | None = None,
-             seed: int | None = None, ckpt_dir: str | Path | None = None, init_from: dict[str, Path] | None = None,
-             retrain: bool = False, progress: bool = True) -> FoldResult:
-    """Train `head` on `fold` (or reuse its checkpoint) and predict the fold's test utterances.
+@dataclass
+class Fitted:
+    """A trained (or reused) model of a spec, with the inputs it was trained and is tested on."""
 
-    The best epoch by train.select_on (validation cross-entropy or UA) is kept; early stopping watches the
-    same criterion. Runs on train.threads torch threads (restored afterwards), so every executor gives
-    the same numbers.
+    spec: ModelSpec
+    checkpoint: Path
+    trained: bool  # False: an existing checkpoint was reused
+    history: pd.DataFrame  # per-epoch train/val losses (empty when the checkpoint was reused)
+    best_epoch: int | None  # the epoch kept (0-based), as the checkpoint records it
+    model: torch.nn.Module  # the kept epoch's model, in eval mode
+    inputs: inference.Inputs
+
+    def predict(self, **kw) -> pd.DataFrame:
+        """Predictions on the fold's test utterances (inference.predict's keywords), on train.threads threads."""
+        with inference.torch_threads(self.spec.cfg.train.threads):
+            return inference.predict(self.model, self.inputs.test, self.spec, **kw)
+
+
+def fit(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path | None = None,
+        init_from: dict[str, Path] | None = None, retrain: bool = False, keep: frozenset[str] = frozenset(),
+        progress: bool = True) -> Fitted:
+    """Train the model of `spec` (or reuse its checkpoint).
+
+    init_from: modality -> the unimodal checkpoint a fusion model's encoder starts from (train.init_from_unimodal).
+    retrain: train even when the checkpoint exists, unless its file name is in `keep` (trained earlier in this
+    run). The best epoch by train.select_on (validation cross-entropy or UA) is kept; early stopping watches
+    the same criterion. Runs on train.threads torch threads (restored afterwards), so every executor gives the
+    same numbers.
     """
-    head = head or cfg.model.head
-    if head not in HEADS:
-        raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
+    cfg = spec.config
     if cfg.train.select_on not in SELECTION:
         raise ValueError(f"train.select_on must be one of {sorted(SELECTION)}, got {cfg.train.select_on!r}")
-    seed = cfg.train.seed if seed is None else seed
-    cfg = canonical_config(replace(cfg, train=replace(cfg.train, seed=seed)), head)
-    init = dict(init_from or {}) if cfg.train.init_from_unimodal and head not in ("audio", "video") else {}
+    init = dict(init_from or {}) if spec.starts_from else {}
     ckpt_dir = Path(ckpt_dir or Path(cfg.data.data_dir) / "checkpoints")
-    ckpt = checkpoint_path(cfg, head, fold, seed, ckpt_dir,
-                           data_key(fold.train + fold.val, table, feats, modalities_of(head)), init)
-    classes, train_ds, val_ds, test_ds = _datasets(cfg, fold, table, feats, head)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, cfg.train.threads))
-    try:
-        L.seed_everything(seed, workers=True, verbose=False)
-        model = make_model(cfg, head)
+    ckpt = checkpoints.path(spec, ckpt_dir, checkpoints.training_data_digest(spec, table, feats), init)
+    data = inference.inputs(spec, table, feats)
+    with inference.torch_threads(cfg.train.threads):
+        L.seed_everything(spec.seed, workers=True, verbose=False)
+        model = checkpoints.make_model(cfg, spec.head)
         history = pd.DataFrame()
-        reused = ckpt.exists() and not retrain
+        reused = ckpt.exists() and (not retrain or ckpt.name in keep)
         if reused:
-            model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
+            payload = torch.load(ckpt, map_location="cpu", weights_only=False)
+            model.load_state_dict(payload["state_dict"])
+            kept = payload.get("best_epoch")
         else:
             if init:
                 _init_from_unimodal(model, init)
-            module = EmotionModule(model, loss_weights(cfg, head), cfg.train.lr, cfg.train.weight_decay, seed,
-                                   len(classes), cfg.train.modality_dropout)
+            module = EmotionModule(model, loss_weights(cfg, spec.head), cfg.train.lr, cfg.train.weight_decay,
+                                   spec.seed, len(spec.classes), cfg.train.modality_dropout)
             monitor, mode = cfg.train.select_on, SELECTION[cfg.train.select_on]
-            with tempfile.TemporaryDirectory(prefix="fit-", dir=_mkdir(ckpt_dir)) as tmp:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="fit-", dir=ckpt_dir) as tmp:
                 best = L.pytorch.callbacks.ModelCheckpoint(dirpath=Path(tmp) / "best", monitor=monitor, mode=mode,
                                                            save_top_k=1)
                 stop = L.pytorch.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.train.patience)
                 with _quiet():
                     trainer = _trainer(cfg, tmp, progress, [best, stop])
-                    trainer.fit(module, _loader(train_ds, cfg, head, True, seed), _loader(val_ds, cfg, head, False, seed))
+                    trainer.fit(module, inference.loader(data.train, spec, shuffle=True),
+                                inference.loader(data.val, spec))
                 module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
                 history = _history(tmp)
-            payload = {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": head, "fold": fold.number,
-                       "seed": seed, "classes": classes, "best_epoch": best_epoch(history, monitor, mode),
-                       "selected_on": monitor, "init": {m: str(p) for m, p in init.items()},
-                       "history": history.to_dict("list")}
-            tmp_path = ckpt.with_name(f".{ckpt.name}.{os.getpid()}.tmp")
-            torch.save(payload, tmp_path)
-            os.replace(tmp_path, ckpt)  # a half-written checkpoint never takes the final name
-        pred = predict(model, test_ds, cfg, head)
-    finally:
-        torch.set_num_threads(threads)
-    speaker = table.set_index("id")["speaker"]
-    pred.insert(1, "fold", fold.number)
-    pred.insert(2, "seed", seed)
-    pred.insert(3, "model", head)
-    pred.insert(4, "speaker", speaker.loc[pred["id"]].to_numpy())
-    return FoldResult(pred, ckpt, history, reused, model.eval(), test_ds)
-
-
-def _mkdir(p: Path) -> Path:
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+            kept = best_epoch(history, monitor, mode)
+            checkpoints.save(ckpt, {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": spec.head,
+                                    "fold": spec.fold.number, "seed": spec.seed, "key": spec.key,
+                                    "classes": spec.classes, "best_epoch": kept, "selected_on": monitor,
+                                    "init": {m: str(p) for m, p in init.items()}, "history": history.to_dict("list")})
+    return Fitted(spec, ckpt, not reused, history, kept, model.eval(), data)
 
 
 def _history(root: str) -> pd.DataFrame:
@@ -367,32 +228,3 @@ class _quiet:
         self.warn.__exit__(*exc)
         for n, level in self.levels.items():
             logging.getLogger(n).setLevel(level)
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, ds: EmotionDataset, cfg: StudyConfig, head: str,
-            batch_size: int = 64) -> pd.DataFrame:
-    """Per-utterance predictions: chunk logits averaged per utterance, softmax, argmax."""
-    model.eval()
-    classes = class_names(cfg.data.label_set)
-    sums = torch.zeros(len(ds.ids), len(classes))
-    counts = torch.zeros(len(ds.ids))
-    loader = _loader(ds, replace(cfg, train=replace(cfg.train, batch_size=batch_size)), head, False, 0)
-    for batch in loader:
-        logits = model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))["logits"].float()
-        sums.index_add_(0, batch["utt_index"], logits)
-        counts.index_add_(0, batch["utt_index"], torch.ones(len(logits)))
-    probs = torch.softmax(sums / counts[:, None], dim=1).numpy()
-    out = pd.DataFrame({"id": ds.ids, "true": [classes[i] for i in ds.labels],
-                        "pred": [classes[i] for i in probs.argmax(1)]})
-    for i, c in enumerate(classes):
-        out[f"p_{c}"] = probs[:, i]
-    return out
-
-
-def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """The model stored in a checkpoint (built from the config it records) and the payload."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model = make_model(StudyConfig.from_dict(payload["config"]), payload["head"])
-    model.load_state_dict(payload["state_dict"])
-    return model.eval(), payload

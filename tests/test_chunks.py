@@ -10,13 +10,15 @@ import pytest
 import soundfile as sf
 import torch
 
+from mmlib.checkpoints import ModelSpec
 from mmlib.config import AudioConfig, load_config
 from mmlib.data.chunks import audio_frame_spans, chunk_spans
 from mmlib.data.dataset import EmotionDataset
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.iemocap import load_corpus
-from mmlib.training import predict
-from tests.test_iemocap import write_session
+from mmlib.data.splits import Fold
+from mmlib.inference import predict
+from tests.iemocap_trees import write_session
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 FPS = 10
@@ -161,8 +163,8 @@ def test_audio_and_video_chunks_match(tree, tmp_path, min_fraction, n_chunks):
 def make(durations=(7.5, 1.2), n_frames=4):
     """Utterances of the given seconds; audio value = frame index, video pixel = 10 x chunk + frame."""
     ids = [f"u{i}" for i in range(len(durations))]
-    table = pd.DataFrame({"id": ids, "label": ["neu", "ang", "sad"][: len(ids)], "valence": 1.0, "arousal": 2.0,
-                          "dominance": 3.0, "start": 1.0, "end": [1.0 + d for d in durations]})
+    table = pd.DataFrame({"id": ids, "label": ["neu", "ang", "sad"][: len(ids)], "speaker": ids, "valence": 1.0,
+                          "arousal": 2.0, "dominance": 3.0, "start": 1.0, "end": [1.0 + d for d in durations]})
     feats = FeatureSet()
     for uid, d in zip(ids, durations):
         n = int(round(d * 100)) + 1
@@ -210,7 +212,8 @@ def test_utterance_scores_average_all_its_chunks():
     cfg = load_config("paper", {"audio.min_chunk_fraction": 0.0})
     ds = EmotionDataset(table, ids, feats, CLASSES, cfg.audio)
     assert len(ds) == 3 + 1 + 3
-    pred = predict(FirstPixel(), ds, cfg, "concat", batch_size=2)  # batches cut across utterances
+    spec = ModelSpec(cfg, "concat", Fold(1, (), (), tuple(ids), (), (), ()), cfg.train.seed)
+    pred = predict(FirstPixel(), ds, spec, batch_size=2)  # batches cut across utterances
     assert pred["id"].tolist() == ids
     # first pixels of the chunks (10 k / 255 - 0.5): u0 and u2 average chunks 0, 1, 2; u1 has chunk 0 only
     for uid, n in (("u0", 3), ("u1", 1), ("u2", 3)):

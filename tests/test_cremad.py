@@ -11,8 +11,7 @@ from mmlib.data.corpus import COLUMNS, class_names, labelled
 from mmlib.data.features import BadMediaError, extract_features
 from mmlib.data.media import read_audio
 from mmlib.data.splits import make_folds
-from tests.corpora import CREMAD_EMOTIONS, cremad_sex, write_cremad
-from tests.test_ravdess import TINY
+from tests.corpora import CREMAD_EMOTIONS, TINY, cremad_sex, write_cremad
 
 ACTORS = range(1001, 1007)  # six actors: actor5 needs more than five
 BAD = set(cremad.KNOWN_BAD)
@@ -140,15 +139,16 @@ def test_folds_never_share_an_actor(tree, protocol):
 
 
 def test_one_training_step(tree, tmp_path):
-    from mmlib.training import fit_fold
+    from mmlib.checkpoints import ModelSpec
+    from mmlib.training import fit
 
     over = {**TINY, "video.crop": "box", "data.protocol": "actor5"}  # the literature's folds need all actors
     cfg = load_config("cremad", {**over, "data.data_dir": str(tmp_path)})
     table = labelled(load(tree, label_set=cfg.data.label_set))
     feats = extract_features(table, cfg, cache_dir=tmp_path / "cache", progress=False, workers=1)
     fold = make_folds(table, cfg.data.protocol)[0]
-    res = fit_fold(cfg, fold, table, feats, "concat", ckpt_dir=tmp_path / "ckpt", progress=False)
-    pred = res.predictions
+    res = fit(ModelSpec(cfg, "concat", fold, cfg.train.seed), table, feats, ckpt_dir=tmp_path / "ckpt", progress=False)
+    pred = res.predict()
     assert sorted(pred["id"]) == sorted(fold.test)
     assert [c for c in pred.columns if c.startswith("p_")] == [f"p_{c}" for c in class_names("cremad6")]
     assert pred.set_index("id")["true"].to_dict() == table.set_index("id").loc[list(fold.test), "label"].to_dict()

@@ -14,7 +14,7 @@ CLASSES = ["neu", "hap", "sad", "ang"]
 
 def make(lengths=(250, 120, 301), n_video=6):
     ids = [f"u{i}" for i in range(len(lengths))]
-    table = pd.DataFrame({"id": ids, "label": ["neu", "ang", "sad"][: len(ids)],
+    table = pd.DataFrame({"id": ids, "label": ["neu", "ang", "sad"][: len(ids)], "speaker": ids,
                           "valence": 1.0, "arousal": 2.0, "dominance": np.nan})
     feats = FeatureSet()
     for uid, n in zip(ids, lengths):

@@ -111,20 +111,3 @@ def test_bad_input_is_an_error():
         degrade_frames(np.zeros((2, 8, 8, 3), np.float32))
     with pytest.raises(ValueError):
         degrade_frames(np.zeros((2, 8, 8, 3), np.uint8), occlusion=1.5)
-
-
-def test_robustness_clean_level_reproduces_the_test_predictions_and_noise_changes_them(quick_study):
-    from dataclasses import replace
-
-    from mmlib import experiments as ex
-    from mmlib.config import RunConfig
-
-    st = replace(quick_study, cfg=replace(quick_study.cfg, run=RunConfig(executor="sequential")))
-    test = ex.run_models(st, ["audio"])
-    rob = ex.robustness_predictions(st, ["audio"], "audio.snr_db", [None, -10])
-    assert sorted(rob["level"].unique()) == ["-10", "clean"]
-    probs = [c for c in test.columns if c.startswith("p_")]
-    clean = rob[rob["level"] == "clean"].set_index(["id", "seed"])[probs].sort_index()
-    assert np.array_equal(clean.to_numpy(), test.set_index(["id", "seed"])[probs].sort_index().to_numpy())
-    noisy = rob[rob["level"] == "-10"].set_index(["id", "seed"])[probs].sort_index()
-    assert noisy.index.equals(clean.index) and not np.allclose(noisy.to_numpy(), clean.to_numpy())

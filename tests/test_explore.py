@@ -8,10 +8,10 @@ from mmlib import explore, figcheck
 
 
 @pytest.fixture
-def study_with_predictions(quick_study, tmp_path):
+def study_with_predictions(quick_session, tmp_path):
     """The quick study with hand-made predictions in a fresh results_dir: audio always says its first
     class, matchmap is right on every utterance; two seeds each."""
-    st = quick_study
+    st = quick_session
     test = sorted(st.folds[0].test)
     rows = []
     for seed, p_right in ((42, 0.7), (43, 0.9)):
@@ -70,11 +70,11 @@ def test_widget_filters_and_shows_an_utterance(study_with_predictions):
     plt.close("all")
 
 
-def test_missing_predictions_name_the_folder(quick_study, tmp_path):
-    old = quick_study.results_dir
-    quick_study.results_dir = tmp_path
+def test_missing_predictions_name_the_folder(quick_session, tmp_path):
+    old = quick_session.results_dir
+    quick_session.results_dir = tmp_path
     try:
         with pytest.raises(FileNotFoundError, match=f"no predictions in {tmp_path / 'predictions'}"):
-            explore.predictions(quick_study)
+            explore.predictions(quick_session)
     finally:
-        quick_study.results_dir = old
+        quick_session.results_dir = old

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from mmlib import metrics
 from mmlib.data.synthetic import FACE_BOX, SYNTH_PROFILES, SynthConfig, generate_corpus
-from tests.test_synthetic import _frames, _speaker_z, _wav
+from tests.iemocap_trees import dialog_frames, speaker_z, utterance_wav
 
 QUICK = SYNTH_PROFILES["quick"]
 
@@ -61,9 +61,9 @@ def _cues(root, truth):
     x0, y0, x1, y1 = (round(f * S) for f in FACE_BOX)
     loud, curv = [], []
     for dialog, utts in truth.groupby("dialog", sort=False):
-        gray = _frames(root, dialog).mean(-1)
+        gray = dialog_frames(root, dialog).mean(-1)
         for u in utts.itertuples():
-            x, _ = sf.read(_wav(root, u.id))
+            x, _ = sf.read(utterance_wav(root, u.id))
             rms = np.sqrt(np.mean(x[: len(x) // 160 * 160].reshape(-1, 160) ** 2, axis=1))
             loud.append(np.log(rms[rms > np.median(rms)].mean()))
             off = 0 if u.video_side == "left" else S
@@ -75,7 +75,7 @@ def _cues(root, truth):
             cen = (dark * np.arange(len(dark))[:, None]).sum(0) / np.maximum(col, 1e-6)
             ok = col > 0.25 * col.max()
             curv.append(np.polyfit(np.linspace(-1, 1, len(col))[ok], cen[ok], 2)[0])
-    return _speaker_z(np.array(loud), truth.speaker), _speaker_z(np.array(curv), truth.speaker)
+    return speaker_z(np.array(loud), truth.speaker), speaker_z(np.array(curv), truth.speaker)
 
 
 def test_each_knob_removes_the_emotion_of_its_own_modality(corpora):
@@ -109,16 +109,17 @@ def _chance_range(pred: pd.DataFrame, classes: list[str], n: int = 2000, seed: i
     return tuple(np.quantile(null, [0.025, 0.975]))
 
 
-def test_face0_video_model_is_at_chance_and_audio_model_unchanged(quick_study, tmp_path_factory):
-    from mmlib import experiments as ex
+@pytest.mark.slow  # a second corpus and session, three trainings (~25 s on 2 cores): make test, not test-fast
+def test_face0_video_model_is_at_chance_and_audio_model_unchanged(quick_session, tmp_path_factory):
+    from mmlib.session import open_session
 
     root = tmp_path_factory.mktemp("face0")
-    st0 = ex.open_study("quick", data_dir=str(root / "data"), results_dir=str(root / "results"), progress=False,
-                        overrides={"synth.face_expressiveness": 0.0})
-    assert st0.cfg.synth.face_expressiveness == 0.0 and quick_study.cfg.synth.face_expressiveness == 1.0
-    audio0, audio1 = ex.run_models(st0, ["audio"]), ex.run_models(quick_study, ["audio"])
+    st0 = open_session("quick", data_dir=str(root / "data"), results_dir=str(root / "results"), progress=False,
+                      overrides={"synth.face_expressiveness": 0.0})
+    assert st0.cfg.synth.face_expressiveness == 0.0 and quick_session.cfg.synth.face_expressiveness == 1.0
+    audio0, audio1 = st0.run_models(["audio"]), quick_session.run_models(["audio"])
     pd.testing.assert_frame_equal(audio0, audio1)  # same wavs, same features, same seed: same model
-    video0 = ex.run_models(st0, ["video"])
+    video0 = st0.run_models(["video"])
     ua = metrics.scores(video0["true"], video0["pred"], st0.classes)["UA"]
     lo, hi = _chance_range(video0, st0.classes)
     assert lo <= ua <= hi, f"video-only UA {ua:.3f} with face_expressiveness=0 is outside chance's range [{lo:.3f}, {hi:.3f}]"

@@ -16,7 +16,7 @@ from mmlib.data.features import extract_features
 from mmlib.data.iemocap import load_corpus
 from mmlib.study import face_crop_report
 from tests import realfaces as rf
-from tests.test_iemocap import write_session
+from tests.iemocap_trees import write_session
 
 
 def shift(box, dx):

@@ -4,7 +4,6 @@ selective rebuilds, and per-utterance errors for bad media."""
 from dataclasses import replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import soundfile as sf
@@ -12,42 +11,7 @@ import soundfile as sf
 from mmlib.config import load_config
 from mmlib.data.features import BadMediaError, extract_features, logmel
 from mmlib.data.iemocap import load_corpus
-from tests.test_iemocap import write_session
-
-FPS = 10
-SIZE = 32  # each half is SIZE x SIZE
-
-
-def write_avi(path: Path, n_frames: int):
-    """Left half: red with brightness = frame index; right half: blue with the same encoding."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (2 * SIZE, SIZE))
-    for i in range(n_frames):
-        frame = np.zeros((SIZE, 2 * SIZE, 3), np.uint8)
-        frame[:, :SIZE, 2] = 5 * i  # BGR: red channel on the left
-        frame[:, SIZE:, 0] = 5 * i  # blue on the right
-        w.write(frame)
-    w.release()
-
-
-@pytest.fixture
-def tree(tmp_path):
-    root = tmp_path / "IEMOCAP_full_release"
-    blocks = [(0.0, 1.0, "Ses01F_impro01_F000", "neu"), (1.0, 2.0, "Ses01F_impro01_M000", "ang"),
-              (2.0, 3.0, "Ses01F_impro01_F001", "sad")]
-    s = write_session(root, 1, {"Ses01F_impro01": blocks}, video=False)
-    write_avi(s / "dialog" / "avi" / "DivX" / "Ses01F_impro01.avi", 3 * FPS)
-    rng = np.random.default_rng(0)
-    for start, end, utt, _ in blocks:
-        wav = s / "sentences" / "wav" / "Ses01F_impro01" / f"{utt}.wav"
-        wav.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(wav, 0.1 * rng.standard_normal(int((end - start) * 16000)).astype(np.float32), 16000)
-    return root
-
-
-def cfg_for():
-    return load_config("quick", {"video.n_frames": 5, "video.size": 16, "video.face_box": (0.0, 0.0, 1.0, 1.0)})
-
+from tests.iemocap_trees import cfg_for
 
 def test_logmel_shape_and_range():
     cfg = load_config("default").audio
@@ -56,8 +20,8 @@ def test_logmel_shape_and_range():
     assert x[0].max() == pytest.approx(0.0) and x[0].min() >= -80.0  # power_to_db(ref=max), top_db 80
 
 
-def test_clips_sample_right_frames_and_side(tree, tmp_path):
-    table = load_corpus(tree)
+def test_clips_sample_right_frames_and_side(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     f = extract_features(table, cfg_for(), cache_dir=tmp_path / "cache", progress=False, workers=1)
     clip = f.video["Ses01F_impro01_F001"]  # segment [2, 3] s, 5 frames at centres 2.1, 2.3, ... s
     assert clip.shape == (5, 16, 16, 3)
@@ -69,8 +33,8 @@ def test_clips_sample_right_frames_and_side(tree, tmp_path):
     assert f.audio["Ses01F_impro01_F000"].shape == (3, 40, 101)
 
 
-def test_cache_hit_and_selective_rebuild(tree, tmp_path):
-    table = load_corpus(tree)
+def test_cache_hit_and_selective_rebuild(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     cfg = cfg_for()
     first = extract_features(table, cfg, cache_dir=tmp_path / "c", progress=False, workers=1)
     assert first.stats["audio"]["built"] == 3 and first.stats["video"]["built"] == 3
@@ -91,8 +55,8 @@ def test_cache_hit_and_selective_rebuild(tree, tmp_path):
     assert not list((tmp_path / "c").rglob("*.tmp"))  # no temporary files left behind
 
 
-def test_parallel_equals_serial(tree, tmp_path):
-    table = load_corpus(tree)
+def test_parallel_equals_serial(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     a = extract_features(table, cfg_for(), cache_dir=tmp_path / "a", progress=False, workers=1)
     b = extract_features(table, cfg_for(), cache_dir=tmp_path / "b", progress=False, workers=2)
     for uid in table["id"]:
@@ -100,8 +64,8 @@ def test_parallel_equals_serial(tree, tmp_path):
         np.testing.assert_array_equal(a.video[uid], b.video[uid])
 
 
-def test_bad_media_reported_per_utterance(tree, tmp_path):
-    table = load_corpus(tree)
+def test_bad_media_reported_per_utterance(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     t = table.set_index("id")
     Path(t.loc["Ses01F_impro01_M000", "audio_path"]).write_bytes(b"RIFF\x00\x00")  # truncated wav
     table.loc[table["id"] == "Ses01F_impro01_F001", "end"] = 9.0  # the video is 3 s long
@@ -116,8 +80,8 @@ def test_bad_media_reported_per_utterance(tree, tmp_path):
     assert sorted(f.audio) == sorted(f.video) == ["Ses01F_impro01_F000"]
 
 
-def test_missing_video_and_bad_option(tree, tmp_path):
-    table = load_corpus(tree)
+def test_missing_video_and_bad_option(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     table["video_path"] = None
     f = extract_features(table, cfg_for(), cache_dir=tmp_path / "c", progress=False, workers=1, on_error="skip")
     assert set(f.skipped.values()) == {"no video for this dialog"}

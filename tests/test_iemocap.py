@@ -1,35 +1,11 @@
 """The IEMOCAP loader on hand-written trees in the real corpus's format, awkward cases included."""
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from mmlib.data.corpus import COLUMNS, class_names, labelled
 from mmlib.data.iemocap import load_corpus, parse_evaluation
-
-LEGEND = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
-
-
-def block(start, end, utt, emo, vad=(2.5, 2.5, 2.5), annot=("C-E2:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t()")):
-    head = f"[{start:.4f} - {end:.4f}]\t{utt}\t{emo}\t[{vad[0]:.4f}, {vad[1]:.4f}, {vad[2]:.4f}]"
-    return "\n".join([head, *annot]) + "\n\n"
-
-
-def write_session(root: Path, n: int, dialogs: dict[str, list[tuple]], newline="\n", video=True):
-    s = root / f"Session{n}"
-    for dialog, blocks in dialogs.items():
-        ev = s / "dialog" / "EmoEvaluation"
-        for sub in ("Categorical", "Attribute", "Self-evaluation"):
-            (ev / sub).mkdir(parents=True, exist_ok=True)
-            (ev / sub / f"{dialog}_e1_cat.txt").write_text("[6.2 - 8.2]\tnot a label file\n")
-        text = LEGEND + "".join(block(*b) for b in blocks)
-        (ev / f"{dialog}.txt").write_bytes(text.replace("\n", newline).encode())
-        (ev / f"._{dialog}.txt").write_bytes(b"\x00\x05\x16\x07 mac resource fork")
-        if video:
-            (s / "dialog" / "avi" / "DivX").mkdir(parents=True, exist_ok=True)
-            (s / "dialog" / "avi" / "DivX" / f"{dialog}.avi").write_bytes(b"")
-    return s
+from tests.iemocap_trees import write_session
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from mmlib import experiments as ex
 from mmlib import paths
+from mmlib.session import open_session
 
 REPO = paths.repo_root()
 
@@ -50,12 +50,12 @@ def test_symlinks_are_resolved_and_paths_print_without_the_machine(tmp_path):
         "results_dir  <repo>/results/mine"]
 
 
-def test_features_through_a_symlink_hit_the_same_cache(quick_study, tmp_path):
+def test_features_through_a_symlink_hit_the_same_cache(quick_session, tmp_path):
     link = tmp_path / "same-data"
-    link.symlink_to(quick_study.cache_dir.parent)
-    st = ex.open_study("quick", data_dir=str(link), results_dir=str(tmp_path / "results"), progress=False)
+    link.symlink_to(quick_session.cache_dir.parent)
+    st = open_session("quick", data_dir=str(link), results_dir=str(tmp_path / "results"), progress=False)
     n = len(st.table)
-    assert st.cache_dir == quick_study.cache_dir  # resolved before it reaches the cache
+    assert st.cache_dir == quick_session.cache_dir  # resolved before it reaches the cache
     assert st.feats.stats["audio"]["hits"] == n and st.feats.stats["audio"]["built"] == 0
     assert st.feats.stats["video"]["hits"] == n and st.feats.stats["video"]["built"] == 0
 

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import experiments as ex
-from mmlib import figcheck, plots, plots_reliability, reliability
+from mmlib import figcheck, plots, plots_reliability, reliability, views
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 MODELS = ["matchmap_attn", "video", "concat", "audio", "matchmap"]  # deliberately not in the study's order
@@ -82,7 +81,7 @@ def _matchmap_items(st):
 def _figures(st):
     """Every figure function of the quick study, on the quick corpus and hand-made result tables."""
     uid = st.table.sort_values("id")["id"].iloc[0]
-    wave, sr, frames, fps = ex.av_trace(st, uid)
+    wave, sr, frames, fps = views.av_trace(st, uid)
     fusion = _per_fold(MODELS)
     ablation = _per_fold([f"matchmap[train.similarity={s}]" for s in ("SISA", "MISA", "SIMA")]
                          + [f"matchmap[train.rank_weight={w}]" for w in (0.0, 0.078, 0.5)])
@@ -92,7 +91,7 @@ def _figures(st):
         "vad_by_class": lambda: plots.vad_by_class(st.corpus),
         "vad_by_class (no annotation)": lambda: plots.vad_by_class(st.corpus.assign(valence=np.nan, arousal=np.nan,
                                                                                      dominance=np.nan)),
-        "examples_per_class": lambda: plots.examples(*ex.examples_per_class(st)),
+        "examples_per_class": lambda: plots.examples(*views.examples_per_class(st)),
         "audio_mouth_sync": lambda: plots.av_sync(wave, sr, frames, fps, uid),
         "unimodal_fold_scores": lambda: plots.fold_scores(_per_fold(["video", "audio"]), title="Unimodal models"),
         "model_comparison_ua": lambda: plots.estimates(_summary(fusion), "UA", fusion, chance=0.25),
@@ -112,9 +111,9 @@ def _figures(st):
     }
 
 
-def test_every_figure_has_no_overlapping_text_and_no_legend_over_data(quick_study):
+def test_every_figure_has_no_overlapping_text_and_no_legend_over_data(quick_session):
     found = {}
-    for name, make in _figures(quick_study).items():
+    for name, make in _figures(quick_session).items():
         fig = make()
         problems = figcheck.problems(fig)
         if problems:

@@ -25,7 +25,7 @@ def test_training_eta_ignores_reused_checkpoints(tmp_path, monkeypatch):
     bar = _Progress(4, "trainings", show=False)
 
     def outcome(label, trained):
-        return SimpleNamespace(job=SimpleNamespace(label=lambda: label), trained=trained)
+        return SimpleNamespace(job=SimpleNamespace(spec=SimpleNamespace(label=lambda: label)), trained=trained)
 
     bar.update(outcome("audio fold 1 seed 42", False))  # reused: no rate yet, so no ETA
     bar.t0 -= 10.0  # 10 s later, one training has finished

@@ -13,13 +13,9 @@ from mmlib.data.corpus import COLUMNS, class_names, labelled
 from mmlib.data.features import extract_features
 from mmlib.data.media import MediaError, read_audio
 from mmlib.data.splits import make_folds
-from tests.corpora import ravdess_clips, write_ravdess
+from tests.corpora import TINY, ravdess_clips, write_ravdess
 
 FPS = 15
-TINY = {  # sizes of the "quick" profile, one epoch: fast enough for a unit test
-    "video.n_frames": 4, "video.size": 32, "audio.max_seconds": 1.0, "model.dim": 32, "model.audio_width": 1.0,
-    "model.video_width": 8, "model.pool_hw": 2, "train.batch_size": 16, "train.max_epochs": 1, "train.patience": 1,
-}
 
 
 @pytest.fixture(scope="module")
@@ -159,15 +155,16 @@ def test_folds_never_share_an_actor(seven, protocol):
 
 
 def test_one_training_step(seven, tmp_path):
-    from mmlib.training import fit_fold
+    from mmlib.checkpoints import ModelSpec
+    from mmlib.training import fit
 
     over = {**TINY, "video.crop": "box", "data.protocol": "actor6"}  # the literature's folds need all actors
     cfg = load_config("ravdess", {**over, "data.data_dir": str(tmp_path)})
     table = labelled(ravdess.load_corpus(seven, label_set=cfg.data.label_set))
     feats = extract_features(table, cfg, cache_dir=tmp_path / "cache", progress=False, workers=1)
     fold = make_folds(table, cfg.data.protocol)[0]
-    res = fit_fold(cfg, fold, table, feats, "matchmap", ckpt_dir=tmp_path / "ckpt", progress=False)
-    pred = res.predictions
+    res = fit(ModelSpec(cfg, "matchmap", fold, cfg.train.seed), table, feats, ckpt_dir=tmp_path / "ckpt", progress=False)
+    pred = res.predict()
     assert sorted(pred["id"]) == sorted(fold.test) and res.checkpoint.exists()
     classes = class_names("ravdess8")
     assert [c for c in pred.columns if c.startswith("p_")] == [f"p_{c}" for c in classes]
@@ -177,7 +174,7 @@ def test_one_training_step(seven, tmp_path):
 
 @pytest.mark.slow
 def test_quick_study_on_ravdess(tmp_path):
-    """The four notebooks, unchanged, on a RAVDESS-shaped tree: only the profile differs."""
+    """The study's notebooks, unchanged, on a RAVDESS-shaped tree: only the profile differs."""
     from mmlib.study import run_study
 
     tree = write_ravdess(tmp_path / "RAVDESS", actors=range(1, 8), intensities=(1,), fps=FPS)  # 7 x 8 clips

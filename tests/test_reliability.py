@@ -1,15 +1,36 @@
-"""mmlib.reliability on hand-made models and tables: missing modality, effective robustness, the sweep."""
+"""mmlib.reliability on hand-made models and tables: missing modality (inference.predict with a stream
+zero-filled, on each condition a head can take), degradation of the quick session's test features,
+effective robustness, the sweep."""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from mmlib import inference
 from mmlib import reliability as rel
+from mmlib.checkpoints import ModelSpec
+from mmlib.config import load_config
+from mmlib.data.splits import Fold
+from mmlib.models.fusion import UNIMODAL
 
 CLASSES = ["a", "b", "c"]
+
+
+@dataclass(frozen=True)
+class ToySpec(ModelSpec):
+    """A model spec whose classes are the toy's three (no label set of the study has three)."""
+
+    @property
+    def classes(self) -> list[str]:
+        return CLASSES
+
+
+def toy_spec(head: str) -> ToySpec:
+    return ToySpec(load_config("quick"), head, Fold(1, (), (), ("u0", "u1", "u2"), (), (), ("s",)), 42)
 
 
 class Toy(torch.nn.Module):
@@ -27,9 +48,9 @@ class ToyDataset:
     """Utterances u0, u1, u2 (labels a, b, c); u2 comes as two chunks whose logits are averaged."""
 
     def __init__(self, modalities=("audio", "video")):
-        self.ids, self.labels = ["u0", "u1", "u2"], np.array([0, 1, 2])
+        self.ids, self.labels, self.speakers = ["u0", "u1", "u2"], np.array([0, 1, 2]), ["s"] * 3
         spec = [(0, 1.0, 0.2), (1, 0.1, 0.9), (2, 2.0, 0.0), (2, -2.0, 0.3)]  # (utterance, audio, video)
-        self.items = [{"utt_index": u, "label": int(self.labels[u]),
+        self.items = [{"id": self.ids[u], "utt_index": u, "label": int(self.labels[u]), "vad": torch.zeros(3),
                        **({"audio": torch.full((3, 4, 5), a)} if "audio" in modalities else {}),
                        **({"video": torch.full((3, 2, 4, 4), v)} if "video" in modalities else {})}
                       for u, a, v in spec]
@@ -41,16 +62,17 @@ class ToyDataset:
         return self.items[i]
 
 
-def collate(items):
-    out = {"utt_index": torch.tensor([it["utt_index"] for it in items])}
-    for m in ("audio", "video"):
-        if m in items[0]:
-            out[m] = torch.stack([it[m] for it in items])
-    return out
+def missing_modality(model, ds, head, conditions=tuple(rel.CONDITIONS), batch_size=64):
+    """What reliability.missing_modality does for one trained model: its predictions under every condition
+    its head can take, the other stream zero-filled (a unimodal head sees its own stream only)."""
+    spec = toy_spec(head)
+    return pd.concat([inference.predict(model, ds, spec, None if head in UNIMODAL else rel.CONDITIONS[c],
+                                        batch_size=batch_size).assign(condition=c)
+                      for c in rel.conditions_of(head, conditions)], ignore_index=True)
 
 
 def test_missing_modality_blanks_each_stream_and_averages_chunks():
-    pred = rel.missing_modality(Toy(), ToyDataset(), collate, CLASSES, batch_size=3)  # u2's chunks split batches
+    pred = missing_modality(Toy(), ToyDataset(), "concat", batch_size=3)  # u2's chunks split batches
     got = {c: list(g["pred"]) for c, g in pred.groupby("condition")}
     assert got == {"audio+video": ["a", "b", "c"], "audio only": ["a", "c", "c"], "video only": ["c", "b", "c"]}
     assert list(pred["true"]) == ["a", "b", "c"] * 3 and list(pred["id"]) == ["u0", "u1", "u2"] * 3
@@ -65,12 +87,29 @@ def test_missing_modality_blanks_each_stream_and_averages_chunks():
 
 
 def test_missing_modality_scores_a_unimodal_model_on_its_own_condition_only():
-    pred = rel.missing_modality(Toy(), ToyDataset(("audio",)), collate, CLASSES)
+    pred = missing_modality(Toy(), ToyDataset(("audio",)), "audio")
     assert set(pred["condition"]) == {"audio only"} and list(pred["pred"]) == ["a", "c", "c"]
-    pred = rel.missing_modality(Toy(), ToyDataset(("video",)), collate, CLASSES)
+    pred = missing_modality(Toy(), ToyDataset(("video",)), "video")
     assert set(pred["condition"]) == {"video only"} and list(pred["pred"]) == ["c", "b", "c"]
     with pytest.raises(ValueError, match=r"unknown conditions \['text only'\]"):
-        rel.missing_modality(Toy(), ToyDataset(), collate, CLASSES, conditions=("text only",))
+        missing_modality(Toy(), ToyDataset(), "concat", conditions=("text only",))
+
+
+def test_robustness_clean_level_reproduces_the_test_predictions_and_noise_changes_them(quick_session):
+    from dataclasses import replace
+
+    from mmlib.config import RunConfig
+    from mmlib.session import arms
+
+    st = replace(quick_session, cfg=replace(quick_session.cfg, run=RunConfig(executor="sequential")))
+    test = st.run_models(["audio"])
+    rob = rel.degradation(st, arms(["audio"]), {"audio.snr_db": [None, -10]})
+    assert sorted(rob["level"].unique()) == ["-10", "clean"]
+    probs = [c for c in test.columns if c.startswith("p_")]
+    clean = rob[rob["level"] == "clean"].set_index(["id", "seed"])[probs].sort_index()
+    assert np.array_equal(clean.to_numpy(), test.set_index(["id", "seed"])[probs].sort_index().to_numpy())
+    noisy = rob[rob["level"] == "-10"].set_index(["id", "seed"])[probs].sort_index()
+    assert noisy.index.equals(clean.index) and not np.allclose(noisy.to_numpy(), clean.to_numpy())
 
 
 def _rob():
@@ -111,38 +150,8 @@ def test_effective_robustness_relative_to_clean_and_gain_over_the_intact_modalit
         rel.effective_robustness(_rob().drop(columns="UA"))
 
 
-def _sweep_table():
-    rows = []
-    ua = {1.0: {"audio": 0.5, "video": 0.6, "concat": 0.7, "matchmap": 0.65},
-          0.0: {"audio": 0.5, "video": 0.25, "concat": 0.45, "matchmap": 0.55}}
-    for level, models in ua.items():
-        for fold, d in ((1, 0.0), (2, 0.04)):
-            for model, u in models.items():
-                rows.append({"model": model, "modality": "face", "level": level, "fold": fold, "seed": 42,
-                             "UA": u + (d if model == "video" else 0.0)})
-    return pd.DataFrame(rows)
-
-
-def test_sweep_gain_against_the_best_unimodal_model_per_level():
-    g = rel.sweep_gain(_sweep_table()).set_index(["level", "model", "fold"])
-    assert len(g) == 8
-    r = g.loc[(1.0, "concat", 2)]  # best at face 1.0 is video (0.62 mean vs 0.5); fold 2: video 0.64
-    assert r.best == "video" and r.UA_best == pytest.approx(0.64) and r.gain == pytest.approx(0.06)
-    assert r.gap == pytest.approx(0.14) and r.gap_weak == pytest.approx(0.5 - 0.64)  # face weakened: audio - video
-    r = g.loc[(0.0, "matchmap", 1)]  # face 0: audio is best (0.5 vs 0.27 mean)
-    assert r.best == "audio" and r.gain == pytest.approx(0.05) and r.gap == pytest.approx(0.25)
-    assert g.loc[(0.0, "concat", 2)].gap == pytest.approx(0.5 - 0.29)
-    s = rel.sweep_summary(rel.sweep_gain(_sweep_table())).set_index(["level", "model"])
-    r = s.loc[(1.0, "concat")]  # gains 0.1 and 0.06: mean 0.08; half width t(0.975, 1) * sd / sqrt(2)
-    assert r.n == 2 and r.gain == pytest.approx(0.08) and r.gap == pytest.approx(0.12)
-    assert r.gap_weak == pytest.approx(-0.12) and s.loc[(0.0, "concat")].gap_weak == pytest.approx(0.23)
-    assert r.hi - r.gain == pytest.approx(12.7062 * 0.02828427 / np.sqrt(2), rel=1e-4)
-    with pytest.raises(ValueError, match=r"face=0.0: no per-fold rows of the unimodal model\(s\) \['video'\]"):
-        rel.sweep_gain(_sweep_table()[lambda d: ~((d.level == 0.0) & (d.model == "video"))])
-
-
 def test_reliability_sweep_opens_one_study_per_level(monkeypatch):
-    from mmlib import experiments
+    from mmlib import session
 
     calls = []
 
@@ -153,7 +162,7 @@ def test_reliability_sweep_opens_one_study_per_level(monkeypatch):
     def runner(st, heads):
         return pd.DataFrame({"model": heads, "UA": [st["level"]] * len(heads)})
 
-    monkeypatch.setattr(experiments, "open_study", fake_open)
+    monkeypatch.setattr(session, "open_session", fake_open)
     out = rel.reliability_sweep("quick", "video", [1, 0.5], ["audio", "matchmap"], "d",
                                 overrides={"train.max_epochs": 3}, runner=runner, progress=False)
     assert calls == [("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 1.0}, {"progress": False}),

@@ -18,11 +18,11 @@ from mmlib.data.corpus import require_labelled
 from mmlib.data.features import BadMediaError, cache_key, extract_features
 from mmlib.data.iemocap import load_corpus
 from mmlib.study import clean_stale
-from tests.test_features import cfg_for, tree  # noqa: F401  (tree is a fixture)
+from tests.iemocap_trees import cfg_for
 
 
-def test_damaged_cache_files_are_rebuilt_with_a_warning(tree, tmp_path):  # noqa: F811
-    table = load_corpus(tree)
+def test_damaged_cache_files_are_rebuilt_with_a_warning(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     cfg = cfg_for()
     first = extract_features(table, cfg, cache_dir=tmp_path / "c", progress=False, workers=1, modalities=("audio",))
     files = sorted((tmp_path / "c").rglob("*.npy"))
@@ -42,20 +42,20 @@ def test_damaged_cache_files_are_rebuilt_with_a_warning(tree, tmp_path):  # noqa
     assert third.stats["audio"]["hits"] == 3.0 and third.stats["audio"]["rebuilt_damaged"] == 0.0
 
 
-def test_empty_label_set_names_root_and_label_set(tree, tmp_path, capsys):  # noqa: F811
-    table = load_corpus(tree)
-    data = replace(load_config("quick").data, dataset="iemocap", root=str(tree), label_set="cremad6")
+def test_empty_label_set_names_root_and_label_set(media_tree, tmp_path, capsys):
+    table = load_corpus(media_tree)
+    data = replace(load_config("quick").data, dataset="iemocap", root=str(media_tree), label_set="cremad6")
     from mmlib.data.corpus import apply_label_set
 
     with pytest.raises(ValueError) as err:
         require_labelled(apply_label_set(table, "cremad6"), data)
-    assert str(err.value).startswith(f"no utterance of iemocap corpus {tree} falls in label set 'cremad6' (")
+    assert str(err.value).startswith(f"no utterance of iemocap corpus {media_tree} falls in label set 'cremad6' (")
     assert "the corpus has 3 utterance(s) with emotion codes ['ang', 'neu', 'sad']" in str(err.value)
     with pytest.raises(SystemExit) as code:
-        main(["features", "--profile", "quick", "--data-root", str(tree), "--quiet", "--data-dir", str(tmp_path),
+        main(["features", "--profile", "quick", "--data-root", str(media_tree), "--quiet", "--data-dir", str(tmp_path),
               "-o", "data.dataset=iemocap", "-o", "data.label_set=cremad6"])
     assert code.value.code == 2
-    assert f"mmlib features: error: no utterance of iemocap corpus {tree} falls in label set 'cremad6'" in (
+    assert f"mmlib features: error: no utterance of iemocap corpus {media_tree} falls in label set 'cremad6'" in (
         capsys.readouterr().err)
     with pytest.raises(ValueError, match="no utterances to extract"):
         extract_features(table.iloc[:0], cfg_for(), cache_dir=tmp_path / "c", progress=False, workers=1)
@@ -99,8 +99,8 @@ def test_library_versions_are_part_of_the_cache_keys(monkeypatch):
                                                            "facenet-pytorch", "torch"}
 
 
-def test_haar_missing_from_opencv_is_an_error(tree, tmp_path, monkeypatch):  # noqa: F811
-    table = load_corpus(tree)
+def test_haar_missing_from_opencv_is_an_error(media_tree, tmp_path, monkeypatch):
+    table = load_corpus(media_tree)
     monkeypatch.setattr(faces, "cv2", SimpleNamespace(__version__="5.0.0"))  # OpenCV 5: no CascadeClassifier
     monkeypatch.setattr(faces, "_HAAR", None)
     for crop in ("haar", "detector"):
@@ -114,8 +114,8 @@ def test_haar_missing_from_opencv_is_an_error(tree, tmp_path, monkeypatch):  # n
         faces.crop_method("dlib")
 
 
-def test_truncated_wav_is_reported_as_truncated(tree, tmp_path):  # noqa: F811
-    table = load_corpus(tree)
+def test_truncated_wav_is_reported_as_truncated(media_tree, tmp_path):
+    table = load_corpus(media_tree)
     wav = Path(table.loc[table["id"] == "Ses01F_impro01_M000", "audio_path"].item())
     sf.write(wav, np.zeros(16000, np.float32), 16000, subtype="PCM_16")
     data = wav.read_bytes()
@@ -129,7 +129,7 @@ def test_truncated_wav_is_reported_as_truncated(tree, tmp_path):  # noqa: F811
     assert f.audio["Ses01F_impro01_M000"].shape == (3, 40, 101)
 
 
-def test_mtcnn_missing_is_an_error_that_says_how_to_install(tree, tmp_path, monkeypatch):  # noqa: F811
+def test_mtcnn_missing_is_an_error_that_says_how_to_install(media_tree, tmp_path, monkeypatch):
     import importlib.util
 
     monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails as if not installed
@@ -138,4 +138,4 @@ def test_mtcnn_missing_is_an_error_that_says_how_to_install(tree, tmp_path, monk
     cfg = replace(cfg_for(), video=replace(cfg_for().video, crop="mtcnn"))
     with pytest.raises(faces.DetectorUnavailable, match=r"video.crop='mtcnn' needs facenet-pytorch .*pip install "
                                                         r"--no-deps 'facenet-pytorch==2.6.0'"):
-        extract_features(load_corpus(tree), cfg, cache_dir=tmp_path / "c", progress=False, workers=1)
+        extract_features(load_corpus(media_tree), cfg, cache_dir=tmp_path / "c", progress=False, workers=1)

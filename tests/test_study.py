@@ -1,4 +1,5 @@
-"""End to end: the four notebooks through papermill on the quick profile, and clean notebooks."""
+"""End to end: the study's notebooks through papermill on the quick profile, notebook parameters from the runner,
+and clean notebooks."""
 
 import json
 
@@ -25,7 +26,8 @@ def test_quick_study_end_to_end(tmp_path):
     cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data")})
     stale = tmp_path / "results" / ".tmp-quick-99999999"  # left by a killed run (no such process)
     stale.mkdir(parents=True)
-    run = run_study(cfg, run_name="quick", results_dir=tmp_path / "results", progress=False)
+    params = {"dropout": 0.25}  # a notebook parameter, as `mmlib study -p dropout 0.25` passes it
+    run = run_study(cfg, run_name="quick", results_dir=tmp_path / "results", progress=False, parameters=params)
     assert run == (tmp_path / "results" / "quick").resolve()
     for name in NOTEBOOKS:
         text = (run / f"{name}.ipynb").read_text()
@@ -60,8 +62,14 @@ def test_quick_study_end_to_end(tmp_path):
         t = pd.read_csv(run / "tables" / f"{name}.csv")
         for m in ("WA", "UA", "macro_f1"):
             assert (t[f"{m}_lo"] <= t[f"{m}_mean"] + 1e-12).all() and (t[f"{m}_mean"] <= t[f"{m}_hi"] + 1e-12).all()
+    # the parameter reached notebook 05 (its dropout models) and no other notebook, and the manifest says so
+    assert manifest["notebook_parameters"]["05_when_fusion_helps"] == {"dropout": 0.25}
+    assert all(v == {} for nb, v in manifest["notebook_parameters"].items() if nb != "05_when_fusion_helps")
+    miss = pd.read_csv(run / "tables" / "missing_modality.csv")
+    assert "matchmap[train.modality_dropout=0.25]" in set(miss["model"])
+    assert not miss["model"].str.contains("modality_dropout=0.5").any()
     # a rerun reuses every checkpoint and reproduces the metrics byte for byte
-    again = run_study(cfg, run_name="quick2", results_dir=tmp_path / "results", progress=False)
+    again = run_study(cfg, run_name="quick2", results_dir=tmp_path / "results", progress=False, parameters=params)
     assert (again / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
     assert not any(c["trained"] for c in json.loads((again / "manifest.json").read_text())["checkpoints"])
     assert set(NOTEBOOKS) <= set(manifest["wall_seconds"])

@@ -19,10 +19,10 @@ import soundfile as sf
 from mmlib.data.synthetic import (
     FACE_BOX, SYNTH_PROFILES, SynthConfig, code_counts, generate_corpus, plan_corpus,
 )
+from tests.iemocap_trees import UTT, dialog_frames, speaker_z, utterance_wav
 
 QUICK = SYNTH_PROFILES["quick"]
 DIALOG = re.compile(r"^Ses0[1-5][FM]_(impro\d{2}|script\d{2}_\d)$")
-UTT = re.compile(r"^(Ses0[1-5][FM]_(?:impro\d{2}|script\d{2}_\d))_([FM])\d{3}$")
 HEADER = re.compile(r"^\[(\d+\.\d{4}) - (\d+\.\d{4})\]\t(\S+)\t([a-z]{3})\t\[(\d\.\d{4}), (\d\.\d{4}), (\d\.\d{4})\]$")
 ANNOTATOR = re.compile(r"^(C-[EFM]\d:\t([A-Z][a-z]+; )*[A-Z][a-z]+;|A-[EFM]\d:\tval \d; act \d; dom  \d;)\t\([a-z ]*\)$")
 TRANSCRIPT = re.compile(r"^(\S+) \[(\d{3}\.\d{4})-(\d{3}\.\d{4})\]: [A-Z][a-z ]*[.?]$")
@@ -39,19 +39,6 @@ def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth") / "quick"
     root = generate_corpus(out, QUICK, progress=False)
     return out, root, pd.read_csv(out / "truth.csv")
-
-
-def _wav(root: Path, utt: str) -> Path:
-    dialog = UTT.match(utt).group(1)
-    return root / f"Session{int(utt[3:5])}" / "sentences" / "wav" / dialog / f"{utt}.wav"
-
-
-def _frames(root: Path, dialog: str) -> np.ndarray:
-    cap = cv2.VideoCapture(str(root / f"Session{int(dialog[3:5])}" / "dialog/avi/DivX" / f"{dialog}.avi"))
-    frames = []
-    while (got := cap.read())[0]:
-        frames.append(got[1])
-    return np.stack(frames)
 
 
 def test_tree_has_iemocaps_folders_and_names(corpus):
@@ -125,10 +112,10 @@ def test_utterance_wavs_are_slices_of_the_dialog(corpus):
         whole, wsr = sf.read(root / f"Session{int(dialog[3:5])}/dialog/wav/{dialog}.wav", dtype="int16")
         assert wsr == sr and whole.ndim == 1
         for u in rows.itertuples():
-            info = sf.info(_wav(root, u.id))
+            info = sf.info(utterance_wav(root, u.id))
             assert (info.samplerate, info.channels, info.subtype) == (sr, 1, "PCM_16")
             assert abs(info.frames / sr - (u.end - u.start)) <= 1 / sr
-            x, _ = sf.read(_wav(root, u.id), dtype="int16")
+            x, _ = sf.read(utterance_wav(root, u.id), dtype="int16")
             s0 = round(u.start * sr)
             assert np.array_equal(x, whole[s0:s0 + len(x)])
             assert np.abs(x).max() > 1000  # speech, not silence
@@ -191,10 +178,10 @@ def _mouth_and_rms(root, truth):
     cols = slice(int(x0 + 0.25 * (x1 - x0)), int(x0 + 0.75 * (x1 - x0)))
     dark, rms = [], []
     for dialog, utts in truth.groupby("dialog"):
-        gray = _frames(root, dialog).mean(-1)
+        gray = dialog_frames(root, dialog).mean(-1)
         for u in utts.itertuples():
             half = gray[:, :, :S] if u.video_side == "left" else gray[:, :, S:]
-            x, _ = sf.read(_wav(root, u.id))
+            x, _ = sf.read(utterance_wav(root, u.id))
             ks = np.arange(int(np.ceil(u.start * fps)), int(u.end * fps))
             edges = np.round(np.r_[ks, ks[-1] + 1] * sr / fps - u.start * sr).astype(int).clip(0, len(x))
             r = np.array([np.sqrt(np.mean(x[a:b] ** 2)) for a, b in zip(edges[:-1], edges[1:])])
@@ -211,10 +198,6 @@ def test_speaker_mouth_follows_the_audio_envelope(corpus):
     assert np.corrcoef(dark, rms)[0, 1] > 0.5
 
 
-def _speaker_z(values: np.ndarray, speakers: pd.Series) -> np.ndarray:
-    return pd.Series(values).groupby(speakers.to_numpy()).transform(lambda c: (c - c.mean()) / c.std()).to_numpy()
-
-
 def test_audio_carries_arousal_and_video_carries_valence(corpus):
     """Hand-made statistics: loudness (audio) and mouth curvature (video) against the expressed emotion."""
     _, root, truth = corpus
@@ -222,9 +205,9 @@ def test_audio_carries_arousal_and_video_carries_valence(corpus):
     x0, y0, x1, y1 = (round(f * S) for f in FACE_BOX)
     loud, curv = [], []
     for dialog, utts in truth.groupby("dialog", sort=False):
-        gray = _frames(root, dialog).mean(-1)
+        gray = dialog_frames(root, dialog).mean(-1)
         for u in utts.itertuples():
-            x, _ = sf.read(_wav(root, u.id))
+            x, _ = sf.read(utterance_wav(root, u.id))
             frame_rms = np.sqrt(np.mean(x[: len(x) // 160 * 160].reshape(-1, 160) ** 2, axis=1))
             loud.append(np.log(frame_rms[frame_rms > np.median(frame_rms)].mean()))
             off = 0 if u.video_side == "left" else S
@@ -237,7 +220,7 @@ def test_audio_carries_arousal_and_video_carries_valence(corpus):
             ok = col > 0.25 * col.max()
             curv.append(np.polyfit(np.linspace(-1, 1, len(col))[ok], cen[ok], 2)[0])  # > 0: corners up
     order = truth  # rows are stored dialog by dialog, the groupby order above
-    loud, curv = _speaker_z(np.array(loud), order.speaker), _speaker_z(np.array(curv), order.speaker)
+    loud, curv = speaker_z(np.array(loud), order.speaker), speaker_z(np.array(curv), order.speaker)
     r = lambda a, b: abs(np.corrcoef(a, b)[0, 1])  # noqa: E731
     v, a = order.expr_valence.to_numpy(), order.expr_arousal.to_numpy()
     assert r(loud, a) > 0.8 and r(curv, v) > 0.6
@@ -257,7 +240,7 @@ def test_degradation_knobs_change_only_the_media(tmp_path):
     truth = pd.read_csv(clean.parent / "truth.csv")
     speech = np.concatenate([a[round(s * 16000): round(e * 16000)] for s, e in zip(truth.start, truth.end)])
     assert abs(10 * np.log10(np.mean(speech**2) / np.mean((b - a) ** 2)) - 5.0) < 1.0
-    fa, fb = _frames(clean, "Ses01F_impro01"), _frames(noisy, "Ses01F_impro01")
+    fa, fb = dialog_frames(clean, "Ses01F_impro01"), dialog_frames(noisy, "Ses01F_impro01")
     S = small.frame_size
     mouth = (slice(int(0.62 * S), int(0.75 * S)), slice(int(0.45 * S), int(0.55 * S)))
     assert fa[:, mouth[0], mouth[1]].std() > 10 and fb[:, mouth[0], mouth[1]].std() < 5  # mouth hidden

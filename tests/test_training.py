@@ -6,23 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import metrics
+from mmlib import inference, metrics, training
+from mmlib.checkpoints import ModelSpec
 from mmlib.data.dataset import collate
-from mmlib.training import HEADS, fit_fold
+from mmlib.models.fusion import HEADS
 
 
 def fit(st, head, tmp_path, **over):
     cfg = st.cfg.with_overrides({"train.max_epochs": 4, "train.patience": 10, **over})
-    return fit_fold(cfg, st.folds[0], st.table, st.feats, head, 42, tmp_path / "ckpt", progress=False)
+    return training.fit(ModelSpec(cfg, head, st.folds[0], 42), st.table, st.feats, tmp_path / "ckpt", progress=False)
 
 
 @pytest.mark.parametrize("head", HEADS)
-def test_each_head_learns_and_predicts(quick_study, tmp_path, head):
-    st = quick_study
+def test_each_head_learns_and_predicts(quick_session, tmp_path, head):
+    st = quick_session
     res = fit(st, head, tmp_path, **({"train.rank_weight": 0.1} if head not in ("audio", "video") else {}))
     loss = res.history["train_total"].to_numpy()
     assert len(loss) == 4 and loss[-1] < loss[0], f"{head}: training loss did not fall: {loss}"
-    pred = res.predictions
+    pred = res.predict()
     fold = st.folds[0]
     assert sorted(pred["id"]) == sorted(fold.test) and pred["id"].is_unique
     assert (pred[["fold", "seed", "model"]].drop_duplicates().values.tolist() == [[1, 42, head]])
@@ -35,28 +36,29 @@ def test_each_head_learns_and_predicts(quick_study, tmp_path, head):
     assert 0 <= s["UA"] <= 1 and s["n"] == len(fold.test)
 
 
-def test_checkpoint_reuse_and_determinism(quick_study, tmp_path):
-    st = quick_study
+def test_checkpoint_reuse_and_determinism(quick_session, tmp_path):
+    st = quick_session
     first = fit(st, "concat", tmp_path)
-    assert not first.reused and first.checkpoint.exists()
+    assert first.trained and first.checkpoint.exists()
     again = fit(st, "concat", tmp_path)
-    assert again.reused
-    pd.testing.assert_frame_equal(first.predictions, again.predictions)
-    retrained = fit_fold(st.cfg.with_overrides({"train.max_epochs": 4, "train.patience": 10}), st.folds[0], st.table,
-                         st.feats, "concat", 42, tmp_path / "other", progress=False)
-    pd.testing.assert_frame_equal(first.predictions, retrained.predictions)  # same seed, same numbers on CPU
-    other_seed = fit_fold(st.cfg.with_overrides({"train.max_epochs": 4}), st.folds[0], st.table, st.feats,
-                          "concat", 7, tmp_path / "ckpt", progress=False)
+    assert not again.trained
+    pd.testing.assert_frame_equal(first.predict(), again.predict())
+    retrained = training.fit(ModelSpec(st.cfg.with_overrides({"train.max_epochs": 4, "train.patience": 10}), "concat",
+                                       st.folds[0], 42), st.table, st.feats, tmp_path / "other", progress=False)
+    pd.testing.assert_frame_equal(first.predict(), retrained.predict())  # same seed, same numbers on CPU
+    other_seed = training.fit(ModelSpec(st.cfg.with_overrides({"train.max_epochs": 4}), "concat", st.folds[0], 7),
+                              st.table, st.feats, tmp_path / "ckpt", progress=False)
     assert other_seed.checkpoint != first.checkpoint
 
 
-def test_fusion_starts_from_unimodal_checkpoints(quick_study, tmp_path):
+def test_fusion_starts_from_unimodal_checkpoints(quick_session, tmp_path):
     import torch
 
-    st = quick_study
+    st = quick_session
     uni = {m: fit(st, m, tmp_path).checkpoint for m in ("audio", "video")}
     cfg = st.cfg.with_overrides({"train.max_epochs": 1})
-    from mmlib.training import _init_from_unimodal, make_model
+    from mmlib.checkpoints import make_model
+    from mmlib.training import _init_from_unimodal
 
     model = make_model(cfg, "matchmap")
     _init_from_unimodal(model, uni)
@@ -65,17 +67,18 @@ def test_fusion_starts_from_unimodal_checkpoints(quick_study, tmp_path):
     torch.testing.assert_close(model.state_dict()[k], audio_state[k])
 
 
-def test_chunked_audio_is_scored_per_utterance(quick_study, tmp_path):
-    st = quick_study
+def test_chunked_audio_is_scored_per_utterance(quick_session, tmp_path):
+    st = quick_session
     res = fit(st, "audio", tmp_path, **{"audio.chunk_seconds": 0.5, "train.max_epochs": 1})
-    assert sorted(res.predictions["id"]) == sorted(st.folds[0].test)  # one row per utterance, not per chunk
-    assert len(res.test_set) > len(st.folds[0].test)  # there were more chunks than utterances
+    assert sorted(res.predict()["id"]) == sorted(st.folds[0].test)  # one row per utterance, not per chunk
+    assert len(res.inputs.test) > len(st.folds[0].test)  # there were more chunks than utterances
 
 
-def test_which_losses_train_which_head(quick_study):
-    from mmlib.training import canonical_config, loss_weights
+def test_which_losses_train_which_head(quick_session):
+    from mmlib.checkpoints import canonical_config
+    from mmlib.training import loss_weights
 
-    cfg = quick_study.cfg
+    cfg = quick_session.cfg
     assert {h: loss_weights(cfg, h).w_rank for h in HEADS} == {
         "audio": 0.0, "video": 0.0, "concat": 0.0, "matchmap": cfg.train.rank_weight,
         "matchmap_attn": cfg.train.rank_weight}
@@ -86,14 +89,15 @@ def test_which_losses_train_which_head(quick_study):
     assert canonical_config(other, "matchmap") != canonical_config(cfg, "matchmap")
 
 
-def test_concat_gradient_does_not_depend_on_rank_weight(quick_study):
+def test_concat_gradient_does_not_depend_on_rank_weight(quick_session):
     import torch
 
+    from mmlib.checkpoints import make_model
     from mmlib.losses import multitask_loss
-    from mmlib.training import _datasets, loss_weights, make_model
+    from mmlib.training import loss_weights
 
-    st = quick_study
-    _, train_ds, _, _ = _datasets(st.cfg, st.folds[0], st.table, st.feats, "concat")
+    st = quick_session
+    train_ds = inference.inputs(ModelSpec(st.cfg, "concat", st.folds[0], st.cfg.train.seed), st.table, st.feats).train
     batch = collate([train_ds[i] for i in range(8)])
     grads = []
     for w in (0.0, 0.078, 5.0):
@@ -109,13 +113,14 @@ def test_concat_gradient_does_not_depend_on_rank_weight(quick_study):
     torch.testing.assert_close(grads[0], grads[2], rtol=0, atol=0)
 
 
-def test_validation_draws_no_impostors_and_selects_on_validation_ce(quick_study, tmp_path):
+def test_validation_draws_no_impostors_and_selects_on_validation_ce(quick_session, tmp_path):
     import torch
 
-    from mmlib.training import EmotionModule, _datasets, loss_weights, make_model
+    from mmlib.checkpoints import make_model
+    from mmlib.training import EmotionModule, loss_weights
 
-    st = quick_study
-    _, _, val_ds, _ = _datasets(st.cfg, st.folds[0], st.table, st.feats, "matchmap")
+    st = quick_session
+    val_ds = inference.inputs(ModelSpec(st.cfg, "matchmap", st.folds[0], st.cfg.train.seed), st.table, st.feats).val
     module = EmotionModule(make_model(st.cfg, "matchmap"), loss_weights(st.cfg, "matchmap"), 1e-3, 0.0, 42, 4)
     before = module.gen.get_state().clone()
     module.log = lambda *a, **k: None  # outside a Trainer

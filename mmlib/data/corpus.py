@@ -1,16 +1,16 @@
 """The utterance table: the contract between every corpus loader and everything after it.
 
-    from mmlib.data.corpus import load_table
-    table = load_table(cfg.data, synth_root)   # whichever corpus the config names
+    from mmlib.data.corpus import COLUMNS, class_names, labelled
+    class_names("4class")          # ['neu', 'hap', 'sad', 'ang']: class-index order
+    rows = labelled(table)         # the rows with a study label
 
 A loader returns a pandas DataFrame with exactly COLUMNS (one row per utterance, sorted by id).
 `label` is the study label under the chosen label set, or None for rows outside it (they stay in
-the table so exploration can count them); `labelled()` keeps the rows that have one.
+the table so exploration can count them); `labelled()` keeps the rows that have one. The loaders
+themselves, and `load_table` / `prepare_corpus` that pick one, live in mmlib.data.loaders.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pandas as pd
 
@@ -98,50 +98,3 @@ def validate_table(table: pd.DataFrame) -> pd.DataFrame:
     if len(bad):
         raise ValueError(f"segments with end <= start: {bad['id'].tolist()[:5]}")
     return table[list(COLUMNS)].sort_values("id").reset_index(drop=True)
-
-
-def load_table(data_cfg, synth_root: str | Path | None = None) -> pd.DataFrame:
-    """The utterance table of the corpus `data_cfg` names (a DataConfig)."""
-    name = data_cfg.dataset
-    root = data_cfg.root
-    if name in ("synthetic", "iemocap"):
-        from mmlib.data import iemocap
-
-        if root is None:
-            if name == "iemocap":
-                raise ValueError("data.dataset='iemocap' needs data.root: the path of IEMOCAP_full_release")
-            root = synth_root
-        table = iemocap.load_corpus(root, label_set=data_cfg.label_set)
-        if name == "synthetic":
-            table["dataset"] = "synthetic"
-        return table
-    if name in ("ravdess", "cremad"):
-        import importlib
-
-        if root is None:
-            raise ValueError(f"data.dataset={name!r} needs data.root: the folder of the downloaded corpus")
-        loader = importlib.import_module(f"mmlib.data.{name}")
-        return loader.load_corpus(root, label_set=data_cfg.label_set)
-    raise ValueError(f"unknown dataset {name!r}; choose synthetic, iemocap, ravdess or cremad")
-
-
-def synthetic_dir(cfg) -> Path:
-    """Where the synthetic corpus of a StudyConfig lives: keyed by its synth section and the generator's
-    source, so editing the generator regenerates the corpus."""
-    from mmlib.config import stable_hash
-    from mmlib.provenance import source_hash
-
-    return Path(cfg.data.data_dir) / f"synthetic-{stable_hash([cfg.hash('synth'), source_hash('data/synthetic')])}"
-
-
-def prepare_corpus(cfg, progress: bool = True) -> pd.DataFrame:
-    """The utterance table of the config's corpus, generating the synthetic one first if missing."""
-    synth_root = None
-    if cfg.data.dataset == "synthetic" and cfg.data.root is None:
-        from mmlib.data.synthetic import generate_corpus
-
-        out = synthetic_dir(cfg)
-        synth_root = out / "IEMOCAP_full_release"
-        if not synth_root.is_dir():
-            synth_root = generate_corpus(out, cfg.synth, progress=progress)
-    return load_table(cfg.data, synth_root)

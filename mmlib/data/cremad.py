@@ -36,7 +36,7 @@ import soundfile as sf
 
 from mmlib.data import corpus
 from mmlib.data.corpus import COLUMNS, validate_table
-from mmlib.data.ravdess import find_media, is_hidden, resolve_label_set, video_durations
+from mmlib.data.corpus_files import find_media, is_hidden, resolve_label_set, video_durations
 
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}

@@ -106,6 +106,7 @@ class EmotionDataset(Dataset):
         if rows["label"].isna().any() or unknown:
             raise ValueError(f"every utterance needs a label in {classes}; found None or {unknown}")
         self.ids = list(ids)
+        self.speakers = rows["speaker"].tolist()
         self.labels = np.array([classes.index(lbl) for lbl in rows["label"]], dtype=np.int64)
         self.vad = rows[["valence", "arousal", "dominance"]].to_numpy(dtype=np.float32).copy()
         self.feats, self.modalities, self.norm = feats, modalities, normalizer

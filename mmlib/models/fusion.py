@@ -29,7 +29,15 @@ from mmlib.matchmap import matchmap
 from mmlib.models.audio import AudioCNN
 from mmlib.models.video import build_video_encoder
 
-HEADS = ("audio", "video", "concat", "matchmap", "matchmap_attn")
+HEADS = ("audio", "video", "concat", "matchmap", "matchmap_attn")  # every head of the study, in figure order
+UNIMODAL = ("audio", "video")
+
+
+def modalities_of(head: str) -> tuple[str, ...]:
+    """The input streams a head reads: ("audio",), ("video",) or both."""
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}, expected one of {HEADS}")
+    return (head,) if head in UNIMODAL else UNIMODAL
 
 
 def _masked_softmax(scores: Tensor, mask: Tensor | None, dim: int) -> Tensor:

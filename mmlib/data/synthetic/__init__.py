@@ -14,16 +14,17 @@ How much each modality shows is a knob (synth.voice_expressiveness, synth.face_e
 
     python -m mmlib.data.synthetic data/synth-quick --profile quick
 
+The settings (SynthConfig, SYNTH_PROFILES) live in mmlib.config, re-exported here.
 Three ideas, three modules: plan.py (who speaks when, labels, expression: drawn up front, cheap),
 voice.py (the voice of one utterance), face.py (the faces of one dialog video); write.py renders
 each dialog from its own rng keyed by (seed, dialog), so the parallel result is byte-identical to
 the serial one.
 """
 
+from mmlib.config import CODES4, OTHER_CODES, SYNTH_PROFILES, SynthConfig  # re-exported: the config owns them
 from mmlib.data.synthetic.face import FACE_BOX, draw_face, render_video
-from mmlib.data.synthetic.plan import (BASE, CODES4, NEUTRAL, OTHER_CODES, SYNTH_PROFILES, TARGETS, SynthConfig,
-                                       code_counts, dialog_names, modality_expression, plan_corpus,
-                                       speaker_params)
+from mmlib.data.synthetic.plan import (BASE, NEUTRAL, TARGETS, code_counts, dialog_names, modality_expression,
+                                       plan_corpus, speaker_params)
 from mmlib.data.synthetic.voice import synth_voice, voice_plan, voice_wave
 from mmlib.data.synthetic.write import ROOT_NAME, generate_corpus, main, render_dialog
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mmlib.data.synthetic.plan import SynthConfig, modality_expression
+from mmlib.config import SynthConfig
+from mmlib.data.synthetic.plan import modality_expression
 
 FACE_BOX = (0.1, 0.1, 0.9, 0.9)  # x0, y0, x1, y1 of the face in each S x S half, as fractions
 

@@ -4,7 +4,8 @@ No media here: everything is cheap and drawn up front, each part from its own rn
 (seed, what, dialog), so the voice (voice.py) and the face (face.py) can be rendered per dialog, in
 any order and in parallel, with identical bytes.
 
-    from mmlib.data.synthetic.plan import SynthConfig, plan_corpus, modality_expression
+    from mmlib.config import SynthConfig          # the settings live in the config
+    from mmlib.data.synthetic.plan import plan_corpus, modality_expression
     plan = plan_corpus(SynthConfig())            # one row per utterance (ids, times, codes, VAD)
     v, a = modality_expression(row, 0.5)        # (valence, arousal) half way to neutral
 
@@ -18,13 +19,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-CODES4 = ("neu", "hap", "exc", "ang", "sad")  # order of SynthConfig.class_counts
-OTHER_CODES = ("xxx", "fru", "sur", "fea", "oth", "dis")  # order of SynthConfig.other_counts
+from mmlib.config import CODES4, OTHER_CODES, SynthConfig  # the config owns the dataclass (and SYNTH_PROFILES)
+
 BASE = {"neu": "neu", "hap": "hap", "exc": "hap", "ang": "ang", "sad": "sad"}  # exc merges into hap
 NEUTRAL = (0.0, -0.45)  # (valence, arousal) of neutral: where weak expressions drift to
 TARGETS = {  # (valence, arousal) in [-1, 1] of a full-intensity expression
@@ -43,62 +43,6 @@ CONFUSED_WITH = {  # what a dissenting annotator says instead
 COMMENTS = ("slightly sarcastic", "tired", "mild", "laughing", "raised voice", "hesitant")
 SKIN = ((180, 200, 235), (150, 180, 220), (125, 155, 205), (100, 130, 180), (80, 110, 160))  # BGR
 HAIR = ((30, 35, 45), (40, 60, 90), (60, 90, 130), (25, 25, 25), (90, 110, 140))
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    seed: int = 0  # every random choice derives from (seed, what, dialog)
-    n_sessions: int = 5  # IEMOCAP has 5, each with one female and one male actor
-    impro_per_session: int = 3  # improvised dialogs per session
-    script_per_session: int = 3  # scripted dialogs per session
-    turns: tuple[int, int] = (20, 28)  # turns per dialog, inclusive range
-    utt_seconds: tuple[float, float] = (1.5, 4.0)  # utterance duration range
-    gap_seconds: tuple[float, float] = (0.15, 0.8)  # silence between turns (turns never overlap)
-    class_counts: tuple[int, ...] = (1708, 595, 1041, 1103, 1084)  # neu hap exc ang sad: IEMOCAP's
-    other_share: float = 0.25  # share of utterances outside the 4-class set (IEMOCAP: 0.45)
-    other_counts: tuple[int, ...] = (2507, 1849, 107, 40, 3, 2)  # xxx fru sur fea oth dis: IEMOCAP's
-    intensity_beta: tuple[float, float] = (2.5, 1.5)  # intensity = min + (1 - min) * Beta: mean ~0.7
-    intensity_min: float = 0.15  # the weakest expressions are nearly neutral
-    label_noise: float = 0.1  # P(annotated label != expressed emotion): caps every model's accuracy
-    audio_valence_cue: float = 0.15  # valence leaking into the voice, relative to arousal (0 = none)
-    video_arousal_cue: float = 0.15  # arousal leaking into the face (brows, eyes), relative to valence
-    sample_rate: int = 16000
-    fps: int = 15
-    frame_size: int = 96  # S: the dialog video is 2S wide x S high, one actor per half
-    hidden_files: bool = True  # macOS '._*' debris as in the real release; loaders must skip it
-    audio_snr_db: float | None = None  # white noise over every dialog at this SNR; None = clean
-    video_blur_sigma: float = 0.0  # Gaussian blur, in pixels at frame size S
-    video_occlusion: float = 0.0  # fraction of each half covered, over the lower/middle face
-    video_drop_prob: float = 0.0  # probability a frame repeats the previous one
-    # how much of the planned emotion each modality shows: 1 = as planned, 0 = none (neutral), linear
-    # in between; the other modality's files stay byte-identical when one of them changes
-    voice_expressiveness: float = 1.0
-    face_expressiveness: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("turns", "utt_seconds", "gap_seconds", "class_counts", "other_counts", "intensity_beta"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))  # lists from JSON / overrides
-        if len(self.class_counts) != len(CODES4) or len(self.other_counts) != len(OTHER_CODES):
-            raise ValueError(f"class_counts needs {CODES4}, other_counts needs {OTHER_CODES}")
-        if self.frame_size < 32 or self.frame_size % 8:
-            raise ValueError(f"frame_size must be a multiple of 8 and >= 32, got {self.frame_size}")
-        if not (0 <= self.other_share < 1 and 0 <= self.label_noise <= 1 and 0 < self.intensity_min <= 1):
-            raise ValueError("other_share in [0, 1), label_noise in [0, 1], intensity_min in (0, 1]")
-        if self.utt_seconds[0] < 0.5 or self.turns[0] < 2 or self.n_sessions < 1:
-            raise ValueError("need utterances >= 0.5 s, >= 2 turns per dialog, >= 1 session")
-        for name in ("voice_expressiveness", "face_expressiveness"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"synth.{name} must lie in [0, 1] (1 = as planned, 0 = neutral), "
-                                 f"got {getattr(self, name)}")
-
-
-SYNTH_PROFILES: dict[str, SynthConfig] = {
-    # a few seconds: 5 sessions x 2 dialogs x ~8 turns of 1-2 s, 64-pixel faces
-    "quick": SynthConfig(impro_per_session=1, script_per_session=1, turns=(7, 9),
-                         utt_seconds=(1.0, 2.0), frame_size=64),
-    # a CPU study in minutes: 5 sessions x 6 dialogs x ~24 turns of 1.5-4 s (~720 utterances)
-    "default": SynthConfig(),
-}
 
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:

@@ -1,0 +1,245 @@
+"""A trained model's one owner: what it is (a ModelSpec and its key), where its checkpoint lives, how to
+load it, and the run's ledger of the checkpoints it used.
+
+    from mmlib.checkpoints import ModelSpec, locate, load
+    spec = ModelSpec(cfg, "matchmap", fold, seed=42)
+    spec.key                        # the model's identity (12 hex): the config that shapes it, head, fold, seed
+    spec.starts_from                # the unimodal specs a fusion model is initialised from (train.init_from_unimodal)
+    path = locate(spec, table, feats, "data/checkpoints")   # its checkpoint (FileNotFoundError: not trained yet)
+    model, payload = load(path)     # the model in eval mode, and what the checkpoint recorded
+
+Two kinds of identity, two words: a *key* names a model before it exists (spec.key: what was asked for);
+a *digest* is a content hash of something that exists (the training data, the source code, weights).
+A checkpoint's file name is `<head>-fold<NN>-seed<S>-<hash>.pt`, the hash covering the spec's key, the
+digest of the training data (labels, speakers and feature arrays of the fold's training and validation
+utterances), the digest of the source that shapes a model (every mmlib module that `mmlib.training`
+imports, directly or not, found from the imports themselves: a new module on that path changes every
+key), and the weights of the checkpoints it starts from. So a rerun reuses a checkpoint only when all of
+these are unchanged, and a corpus whose audio is byte-identical (a sweep corpus with a weakened face)
+reuses the audio models instead of retraining them.
+
+The ledger (`results/<run>/checkpoints.jsonl`, one JSON line per model a notebook used) is what the
+study's manifest reports: which checkpoints the run trained, which it reused, their weight digests.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmlib import provenance
+from mmlib.config import StudyConfig, TrainConfig, stable_hash
+from mmlib.data.corpus import class_names
+from mmlib.data.splits import Fold
+from mmlib.models.fusion import HEADS, UNIMODAL, build_model, modalities_of
+
+# not part of a model's key: where files live and how the grid runs (and which folds / seeds a study runs);
+# the corpus generator's settings (what a model learns from is in the data digest, by content)
+_NOT_MODEL = ("profile", "folds", "seeds", "run", "synth")
+_NOT_DATA = ("data_dir", "root", "on_error")  # where the corpus is, not what it holds
+
+
+def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
+    """`cfg` with the training settings that cannot affect `head` reset, so that one model has one key: the
+    ranking settings of a head trained without the ranking term, the fusion-only settings of a unimodal head.
+    (An ablation of the ranking loss then reuses, not retrains, the unimodal models it starts from.)"""
+    t, base = cfg.train, TrainConfig()
+    changes: dict = {}
+    if head in t.rank_heads:
+        changes["rank_heads"] = (head,)
+    else:
+        changes.update(rank_heads=(), rank_weight=0.0, similarity=base.similarity, rank_loss=base.rank_loss,
+                       margin=base.margin, impostor_other_label=base.impostor_other_label)
+    if head in UNIMODAL:
+        changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal)
+    return replace(cfg, train=replace(t, **changes))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the study: a config (overrides applied), a head, a fold and a training seed."""
+
+    cfg: StudyConfig
+    head: str
+    fold: Fold
+    seed: int
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; choose one of {HEADS}")
+
+    @functools.cached_property
+    def config(self) -> StudyConfig:
+        """The config that trains this model: the seed set, the settings that cannot affect the head reset."""
+        return canonical_config(replace(self.cfg, train=replace(self.cfg.train, seed=self.seed)), self.head)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return modalities_of(self.head)
+
+    @property
+    def classes(self) -> list[str]:
+        return class_names(self.cfg.data.label_set)
+
+    @property
+    def starts_from(self) -> list["ModelSpec"]:
+        """The unimodal models a fusion model's encoders start from (none for a unimodal head, or without
+        train.init_from_unimodal)."""
+        if self.head in UNIMODAL or not self.config.train.init_from_unimodal:
+            return []
+        return [ModelSpec(self.cfg, m, self.fold, self.seed) for m in UNIMODAL]
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The model's identity: everything in the config that shapes it (for a unimodal head, not the feature
+        settings of the modality it never sees), the head, the fold (number and test utterances), the seed."""
+        unseen = tuple(m for m in UNIMODAL if m not in self.modalities)
+        d = {k: v for k, v in self.config.to_dict().items() if k not in (*_NOT_MODEL, *unseen)}
+        d["data"] = {k: v for k, v in d["data"].items() if k not in _NOT_DATA}
+        return stable_hash({"cfg": d, "head": self.head, "fold": self.fold.number, "test": self.fold.test,
+                            "seed": self.seed})
+
+    def label(self) -> str:
+        return f"{self.head} fold {self.fold.number} seed {self.seed}"
+
+
+# ------------------------------------------------------------------ digests: what a checkpoint was made from
+
+@functools.lru_cache(maxsize=None)
+def code_digest() -> str:
+    """Digest of the source that shapes a trained model: every mmlib module `mmlib.training` imports, directly
+    or through others (models, losses, matchmap, inputs, features, config, ...), read from the imports."""
+    modules = sorted(provenance.import_closure("mmlib.training"))
+    return stable_hash([(m, provenance.module_file(m).read_text()) for m in modules])
+
+
+def training_data_digest(spec: ModelSpec, table: pd.DataFrame, feats) -> str:
+    """Digest of what a model learns from: the labels, speakers and feature arrays (of the modalities its head
+    reads) of its fold's training and validation utterances. A changed corpus, feature code or library
+    version can never reuse an old checkpoint."""
+    ids = sorted(spec.fold.train + spec.fold.val)
+    h = hashlib.blake2b(digest_size=8)
+    h.update(table.set_index("id").loc[ids, ["label", "speaker"]].to_csv().encode())
+    for uid in ids:
+        for m in spec.modalities:
+            h.update(np.ascontiguousarray(getattr(feats, m)[uid]).tobytes())
+    return h.hexdigest()
+
+
+def weights_digest(path: str | Path) -> str:
+    """sha256 (16 hex) of a checkpoint's weights only (not where it was made or how it ran)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    h = hashlib.sha256()
+    for k in sorted(state):
+        h.update(k.encode() + b"\0" + state[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def path(spec: ModelSpec, ckpt_dir: str | Path, data_digest: str, init: dict[str, Path] | None = None) -> Path:
+    """Where the model of `spec` trained on data of `data_digest`, starting from the checkpoints `init`
+    (modality -> path), lives under ckpt_dir."""
+    name = stable_hash({"model": spec.key, "code": code_digest(), "data": data_digest,
+                        "init": {m: weights_digest(p) for m, p in sorted((init or {}).items())}})
+    return Path(ckpt_dir) / f"{spec.head}-fold{spec.fold.number:02d}-seed{spec.seed}-{name}.pt"
+
+
+def locate(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path, must_exist: bool = True) -> Path:
+    """The checkpoint of `spec` for this corpus (table, features), its starting checkpoints located first.
+    FileNotFoundError, naming the model, when it has not been trained (must_exist=False: the path anyway)."""
+    init = {s.head: locate(s, table, feats, ckpt_dir) for s in spec.starts_from}
+    found = path(spec, ckpt_dir, training_data_digest(spec, table, feats), init)
+    if must_exist and not found.exists():
+        raise FileNotFoundError(f"no checkpoint of {spec.label()} (config {spec.key}) in {ckpt_dir}: train it first "
+                                "(Session.run_models reuses the checkpoints that exist)")
+    return found
+
+
+# ------------------------------------------------------------------ the model a checkpoint holds
+
+def fixed_audio_frames(cfg: StudyConfig) -> int:
+    """Audio frames every item is padded to: the chunk, or max_seconds (the fixed matchmap head needs it)."""
+    a = cfg.audio
+    seconds = a.chunk_seconds if a.chunk_seconds is not None else a.max_seconds
+    return int(round(seconds * 1000 / a.hop_ms)) + (0 if a.chunk_seconds is not None else 1)
+
+
+def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
+    """A freshly initialised model of `head` with the config's sizes."""
+    m = cfg.model
+    return build_model(
+        head=head, n_classes=len(class_names(cfg.data.label_set)), n_mels=cfg.audio.n_mels,
+        in_channels=3 if cfg.audio.deltas else 1, audio_width=m.audio_width,
+        audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
+        dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
+        aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,
+        narrow_downsample=m.narrow_downsample,
+    )
+
+
+def save(target: Path, payload: dict) -> None:
+    """Write a checkpoint under a temporary name and rename it into place: a half-written file never takes
+    the final name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, target)
+
+
+def load(source: str | Path) -> tuple[torch.nn.Module, dict]:
+    """The model stored in a checkpoint (built from the config it records), in eval mode, and the payload."""
+    payload = torch.load(source, map_location="cpu", weights_only=False)
+    model = make_model(StudyConfig.from_dict(payload["config"]), payload["head"])
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload
+
+
+# ------------------------------------------------------------------ the run's ledger
+
+@dataclass
+class Ledger:
+    """`<results_dir>/checkpoints.jsonl`: one line per model a notebook of the run used (trained or reused)."""
+
+    results_dir: Path
+    name: str = "checkpoints.jsonl"
+
+    @property
+    def file(self) -> Path:
+        return Path(self.results_dir) / self.name
+
+    def record(self, spec: ModelSpec, checkpoint: str | Path, digest: str, trained: bool, seconds: float,
+               best_epoch: int | None, init: dict[str, Any]) -> None:
+        row = {"checkpoint": Path(checkpoint).name, "weights_sha256": digest, "trained": trained,
+               "seconds": seconds, "head": spec.head, "fold": spec.fold.number, "seed": spec.seed, "key": spec.key,
+               "best_epoch": best_epoch, "init": {m: Path(p).name for m, p in init.items()}}
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.file, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def rows(self) -> list[dict]:
+        if not self.file.exists():
+            return []
+        return [json.loads(line) for line in self.file.read_text().splitlines() if line.strip()]
+
+    def trained(self) -> frozenset[str]:
+        """File names of the checkpoints this run trained (a rerun with retrain does not train them twice)."""
+        return frozenset(r["checkpoint"] for r in self.rows() if r["trained"])
+
+    def summary(self) -> list[dict]:
+        """Every checkpoint the run used, once, with its weight digest and whether this run trained it."""
+        out: dict[str, dict] = {}
+        for r in self.rows():
+            seen = out.setdefault(r["checkpoint"], {k: r[k] for k in ("checkpoint", "weights_sha256", "head", "fold",
+                                                                       "seed", "best_epoch", "init")} | {"trained": False})
+            seen["trained"] = seen["trained"] or r["trained"]
+            if r["trained"]:
+                seen["weights_sha256"], seen["seconds"], seen["best_epoch"] = r["weights_sha256"], r["seconds"], r["best_epoch"]
+        return sorted(out.values(), key=lambda r: r["checkpoint"])

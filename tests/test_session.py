@@ -1,0 +1,28 @@
+"""mmlib.session: model names, named arms, the notebooks' setup call, finding trained models."""
+
+import pytest
+
+from mmlib.session import arms, model_name, setup
+
+
+def test_model_names_say_what_differs_and_leave_out_replication():
+    assert model_name("matchmap", None) == "matchmap" == model_name("matchmap", {"seeds": [42, 43]})
+    assert model_name("concat", {"train.modality_dropout": 0.5, "seeds": [42]}) == "concat[train.modality_dropout=0.5]"
+    assert model_name("matchmap", {"train.similarity": "SISA", "train.rank_weight": 0.0}) == \
+        "matchmap[train.similarity=SISA,train.rank_weight=0.0]"
+
+
+def test_arms_name_each_head_once():
+    drop = {"train.modality_dropout": 0.5, "seeds": [42, 43]}
+    assert arms(["audio", "concat"]) == {"audio": ("audio", None), "concat": ("concat", None)}
+    assert arms(["matchmap"], drop) == {"matchmap[train.modality_dropout=0.5]": ("matchmap", drop)}
+
+
+def test_setup_says_where_and_what(tmp_path, capsys):
+    session = setup("quick", None, str(tmp_path / "data"), str(tmp_path / "results"), {"seeds": [5]}, progress=False)
+    out = capsys.readouterr().out
+    assert "data_dir" in out and "results_dir" in out
+    assert f"synthetic: {len(session.table)} labelled utterances, 1 fold(s), seeds (5,)" in out
+    assert session.figures == session.results_dir / "figures" and session.cfg.seeds == (5,)
+    with pytest.raises(FileNotFoundError, match="no checkpoint of audio fold 1 seed 5"):
+        session.checkpoint(session.spec("audio", session.folds[0], 5))
