@@ -256,14 +256,19 @@ def paired(pred: pd.DataFrame, model_a: str, model_b: str, metric: str = "UA", n
             "a_better_folds": int((folds > 0).sum()), "b_better_folds": int((folds < 0).sum())}
 
 
+def _trivial_p(d: np.ndarray) -> float | None:
+    """The p-value of a test of mean(d) = 0 that needs no test: NaN below 2 units, 1 when every d is 0."""
+    if len(d) < 2:
+        return float("nan")  # one unit: nothing to test
+    return 1.0 if not np.any(d) else None
+
+
 def sign_flip_p(d: np.ndarray, max_exact: int = 20, n_resamples: int = 100_000, seed: int = 0) -> float:
     """Two-sided p-value of mean(d) = 0 by flipping the signs of the paired differences (exact up to
     2^max_exact patterns)."""
     d = np.asarray(d, dtype=float)
-    if len(d) < 2:
-        return float("nan")  # one run: nothing to test
-    if not np.any(d):
-        return 1.0
+    if (p := _trivial_p(d)) is not None:
+        return p
     res = sps.permutation_test((d,), np.mean, permutation_type="samples", alternative="two-sided",
                                n_resamples=np.inf if len(d) <= max_exact else n_resamples,
                                rng=np.random.default_rng(seed))
@@ -278,10 +283,8 @@ def min_sign_flip_p(n: int) -> float:
 def t_p(d: np.ndarray) -> float:
     """Two-sided one-sample t-test of mean(d) = 0 (NaN below 2 units; 1 when every d is 0)."""
     d = np.asarray(d, dtype=float)
-    if len(d) < 2:
-        return float("nan")
-    if not np.any(d):
-        return 1.0
+    if (p := _trivial_p(d)) is not None:
+        return p
     if np.ptp(d) == 0:
         return 0.0  # identical non-zero differences: no spread, the sign is certain
     return float(sps.ttest_1samp(d, 0.0).pvalue)
@@ -301,8 +304,6 @@ def holm(p: list[float] | np.ndarray) -> np.ndarray:
 
 def wilcoxon_p(d: np.ndarray) -> float:
     d = np.asarray(d, dtype=float)
-    if len(d) < 2:
-        return float("nan")
-    if not np.any(d):
-        return 1.0
+    if (p := _trivial_p(d)) is not None:
+        return p
     return float(sps.wilcoxon(d, zero_method="zsplit").pvalue)
