@@ -60,7 +60,8 @@ def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
         changes.update(rank_heads=(), rank_weight=0.0, similarity=base.similarity, rank_loss=base.rank_loss,
                        margin=base.margin, impostor_other_label=base.impostor_other_label)
     if head in UNIMODAL:
-        changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal)
+        changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal,
+                       finetune_lr=base.finetune_lr)
     return replace(cfg, train=replace(t, **changes))
 
 
@@ -124,11 +125,14 @@ def code_digest() -> str:
 
 def training_data_digest(spec: ModelSpec, table: pd.DataFrame, feats) -> str:
     """Digest of what a model learns from: the labels, speakers and feature arrays (of the modalities its head
-    reads) of its fold's training and validation utterances. A changed corpus, feature code or library
-    version can never reuse an old checkpoint."""
-    ids = sorted(spec.fold.train + spec.fold.val)
+    reads) of every recording of its fold's training and validation speakers (the labelled ones it trains on,
+    and the unlabelled ones their speaker statistics read). A changed corpus, feature code or library version
+    can never reuse an old checkpoint."""
+    speakers = set(spec.fold.train_speakers) | set(spec.fold.val_speakers)
+    rows = table[table["speaker"].isin(speakers)].set_index("id").sort_index()
+    ids = list(rows.index)
     h = hashlib.blake2b(digest_size=8)
-    h.update(table.set_index("id").loc[ids, ["label", "speaker"]].to_csv().encode())
+    h.update(rows[["label", "speaker"]].to_csv().encode())
     for uid in ids:
         for m in spec.modalities:
             h.update(np.ascontiguousarray(getattr(feats, m)[uid]).tobytes())
@@ -243,3 +247,44 @@ class Ledger:
             if r["trained"]:
                 seen["weights_sha256"], seen["seconds"], seen["best_epoch"] = r["weights_sha256"], r["seconds"], r["best_epoch"]
         return sorted(out.values(), key=lambda r: r["checkpoint"])
+
+
+# ------------------------------------------------------------------ learning curves and convergence
+
+def learning_curves(ledger: Ledger, ckpt_dir: str | Path) -> pd.DataFrame:
+    """Per epoch of every model the run used (the ledger's checkpoints, trained in this run or reused):
+    checkpoint, head, fold, seed, epoch, the logged losses (train_total, val_ce, val_ua, ...) and `kept` (the
+    epoch the checkpoint holds). Read from the histories the checkpoints record, so a rerun that reuses
+    every checkpoint reports the same curves."""
+    frames = []
+    for r in ledger.summary():
+        if not (Path(ckpt_dir) / r["checkpoint"]).exists():
+            continue
+        payload = torch.load(Path(ckpt_dir) / r["checkpoint"], map_location="cpu", weights_only=False)
+        hist = pd.DataFrame(payload.get("history") or {})
+        if hist.empty:
+            continue
+        frames.append(hist.assign(checkpoint=r["checkpoint"], head=r["head"], fold=r["fold"], seed=r["seed"],
+                                  kept=hist["epoch"] == payload.get("best_epoch"),
+                                  max_epochs=payload["config"]["train"]["max_epochs"]))
+    cols = ["checkpoint", "head", "fold", "seed", "epoch", "kept", "max_epochs"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)
+    return out[cols + [c for c in out.columns if c not in cols]]
+
+
+def convergence(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per head: trainings, the share whose kept epoch is the first (the model barely moved from where it
+    started) or the last one run (still improving when training stopped), the median kept epoch and the
+    median number of epochs run. High shares mean the recipe does not let training converge."""
+    rows = []
+    for head, g in curves.groupby("head", sort=False):
+        per = g.groupby("checkpoint").agg(kept=("epoch", lambda e: int(e[g.loc[e.index, "kept"]].max())
+                                                if g.loc[e.index, "kept"].any() else -1),
+                                          last=("epoch", "max"), max_epochs=("max_epochs", "first"))
+        rows.append({"head": head, "trainings": len(per), "kept_first": float((per["kept"] == 0).mean()),
+                     "kept_last": float((per["kept"] == per["last"]).mean()),
+                     "hit_max_epochs": float((per["last"] + 1 >= per["max_epochs"]).mean()),
+                     "median_kept_epoch": float(per["kept"].median()), "median_epochs_run": float((per["last"] + 1).median())})
+    return pd.DataFrame(rows)

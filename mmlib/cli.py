@@ -7,6 +7,7 @@
     mmlib study -p secondary_seeds "[42, 43, 44]" -p sweep_levels "[0.5, 0.0]"   # notebook parameters (README)
     mmlib study --profile paper --data-root /data/IEMOCAP_full_release
     mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
+    mmlib recipe --profile default                              # the training recipe, chosen on validation data
     mmlib report                                                # README's results block from results/default/
 
 `-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=haar`); `-p name value`
@@ -93,6 +94,19 @@ def cmd_study(args) -> None:
               retrain=args.retrain, progress=not args.quiet, parameters=_parameters(args.parameter))
 
 
+def cmd_recipe(args) -> None:
+    from mmlib import paths, recipe
+    from mmlib.session import open_session
+
+    out = paths.resolve(args.out or f"results/recipe-{args.profile}", "--out")
+    session = open_session(args.profile, data_dir=args.data_dir or "data", results_dir=str(out),
+                           overrides=_overrides(args.override), progress=not args.quiet)
+    record = recipe.select(session)
+    recipe.write(record, out, args.profile)
+    print(record["summary"].to_string(index=False))
+    print(f"chosen: {record['choice']} -> {paths.shown(out)}")
+
+
 def cmd_report(args) -> None:
     from mmlib.report import update_readme
 
@@ -138,6 +152,14 @@ def main(argv: list[str] | None = None) -> None:
             c.add_argument("--list-parameters", action="store_true", help="list the notebooks' parameters and exit")
             c.add_argument("--ray-address", default=None,
                            help="run the trainings on an existing Ray cluster ('auto' or host:port); default: a local Ray")
+
+    c = sub.add_parser("recipe", help="choose the training recipe on validation speakers (record in results/)")
+    c.add_argument("--profile", default="default")
+    c.add_argument("--data-dir", default=None)
+    c.add_argument("--out", default=None, help="record folder (default results/recipe-<profile>)")
+    c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(fn=cmd_recipe)
 
     r = sub.add_parser("report", help="rewrite README.md's results block from a run's tables")
     r.add_argument("--run", default="results/default")

@@ -160,6 +160,8 @@ class TrainConfig:
     impostor_other_label: bool = True  # impostors drawn among samples of a different emotion
     aux_weight: float = 0.0  # weight of the auxiliary unimodal cross-entropies
     vad_weight: float = 0.0  # weight of the VAD regression
+    finetune_lr: Optional[float] = None  # learning rate of a fusion model started from unimodal checkpoints
+    # (None: train.lr); chosen apart from the from-scratch rate, on validation speakers (mmlib.recipe)
     modality_dropout: float = 0.0  # P(one stream of a training item is zeroed), fusion heads (data/blanking.py)
     init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
     precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
@@ -278,7 +280,8 @@ def _coerce(current: Any, value: Any, key: str) -> Any:
 
 # Small inputs and models: a CPU study in minutes (default, ravdess and cremad share them).
 CPU_SIZES: dict[str, Any] = {
-    "video.n_frames": 4,  # 8 frames made every video-bearing training ~1.8x slower for no better video UA
+    "video.n_frames": 4,  # for speed (8 frames: every video-bearing training ~1.8x slower); chosen after test-fold
+    # video UA had been seen (results/settings_history.csv)
     "video.size": 32,
     "model.dim": 64,
     "model.audio_width": 1.0,
@@ -289,7 +292,7 @@ CPU_SIZES: dict[str, Any] = {
     # (narrow_downsample=8 keeps 4 x 4 cells but made every video training ~2.5x slower here: see README)
     "train.batch_size": 32,
     "train.lr": 2e-3,
-    "train.max_epochs": 15,
+    "train.max_epochs": 40,  # a bound, not a budget: early stopping ends trainings (tables/convergence.csv)
     "train.patience": 3,
 }
 

@@ -30,9 +30,10 @@ PREDICTION_COLUMNS = ("id", "fold", "seed", "model", "speaker")  # then any extr
 def normalizer(spec: ModelSpec, table: pd.DataFrame, feats):
     """The feature standardization of spec's fold.
 
-    data.speaker_norm=True: every speaker is standardized with the statistics of its own recordings, test
-    speakers included: label-free but transductive (the test speakers' unlabelled recordings are used at
-    test time). False: the authors' global audio statistics fitted on the training split only.
+    data.speaker_norm=True: every speaker is standardized with the statistics of all its recordings in
+    `table` (pass every recording, labelled or not: Session.recordings), test speakers included: label-free
+    but transductive (the test speakers' recordings are used at test time). False: the authors' global audio
+    statistics fitted on the fold's training utterances only.
     """
     if spec.cfg.data.speaker_norm:
         return SpeakerNormalizer(table, feats, spec.modalities)

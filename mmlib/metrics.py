@@ -3,11 +3,10 @@
     from mmlib import metrics
     m = metrics.scores(pred.true, pred.pred, classes)          # {"WA":.., "UA":.., "macro_f1":.., "recall_neu":..}
     table = metrics.per_fold(predictions)                       # one row per model, fold, seed
-    summary = metrics.summarize(predictions)                    # mean over folds x seeds, speaker-level interval
-    metrics.paired_test(predictions, "matchmap", "concat")      # per-run differences, interval, p-values
+    summary = metrics.summarize(predictions)                    # mean over folds x seeds, two-stage interval
 
 `predictions` is the table training writes: columns id, fold, seed, model, speaker, true, pred, p_<class>.
-Intervals and tests treat the speaker as the unit (mmlib.stats).
+Intervals resample test speakers and training seeds; paired tests live in mmlib.stats.
 WA = accuracy_score, UA = balanced_accuracy_score (mean per-class recall), from scikit-learn, always
 on the pooled utterances of a test set, never averaged over batches.
 """
@@ -68,29 +67,41 @@ def per_fold(pred: pd.DataFrame, by: tuple[str, ...] = ("model", "fold", "seed")
 def summarize(pred: pd.DataFrame, n_boot: int = 2000, seed: int = 0, by: tuple[str, ...] = ("model",)
               ) -> pd.DataFrame:
     """Per model (or per `by` group): mean over folds x seeds of WA / UA / macro-F1 (each run scored over
-    its whole test set), the sd of the run scores, and a 95 % interval of that mean from resampling test
-    speakers (mmlib.stats.estimate)."""
+    its whole test set), the sd of the run scores, the median range over a fold's seeds, and a 95 % interval
+    of that mean from a two-stage bootstrap of test speakers and seeds within folds (mmlib.stats.estimate)."""
     rows = []
     for key, g in pred.groupby(list(by), sort=False):
         row: dict = dict(zip(by, key))
         for m in METRICS:
             e = stats.estimate(g, m, n_boot=n_boot, seed=seed)
-            row.update(runs=e["runs"], speakers=e["speakers"])
-            row.update({f"{m}_mean": e["mean"], f"{m}_sd": e["sd"], f"{m}_lo": e["lo"], f"{m}_hi": e["hi"]})
+            row.update(runs=e["runs"], folds=e["folds"], speakers=e["speakers"])
+            row.update({f"{m}_mean": e["mean"], f"{m}_sd": e["sd"], f"{m}_lo": e["lo"], f"{m}_hi": e["hi"],
+                        f"{m}_seed_range": e["seed_range"]})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def paired_test(pred: pd.DataFrame, model_a: str, model_b: str, metric: str = "UA", n_boot: int = 2000,
-                seed: int = 0) -> dict:
-    """model_a - model_b over the same folds x seeds (mmlib.stats.paired): mean per-run difference,
-    speaker-bootstrap interval, sign-flip permutation and Wilcoxon p-values."""
-    return stats.paired(pred, model_a, model_b, metric, n_boot=n_boot, seed=seed)
+def collapse(pred: pd.DataFrame, sides: dict[str, str]) -> pd.DataFrame:
+    """Predictions with true and predicted classes mapped to one side of an emotion axis (data.corpus.AXES,
+    e.g. arousal: ang, hap -> high; sad, neu -> low), class probabilities dropped: summarize / per_fold then
+    give the axis's binary WA / UA."""
+    unknown = sorted((set(pred["true"]) | set(pred["pred"])) - set(sides))
+    if unknown:
+        raise ValueError(f"classes {unknown} have no side on this axis ({sides})")
+    out = pred.drop(columns=[c for c in pred.columns if c.startswith("p_")])
+    return out.assign(true=out["true"].map(sides), pred=out["pred"].map(sides))
+
+
+def collapsed(pred: pd.DataFrame, axes: dict[str, dict[str, str]], n_boot: int = 2000) -> pd.DataFrame:
+    """Per model and axis (data.corpus.AXES[label_set]): UA of the axis's two sides, mean over folds x seeds
+    with its two-stage interval (summarize's columns, plus `axis`)."""
+    frames = [summarize(collapse(pred, sides), n_boot=n_boot).assign(axis=axis) for axis, sides in axes.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "axis"])
 
 
 def results_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The paper table: per model, WA / UA / macro-F1 in % as 'mean [lo, hi]' (mean over folds x seeds,
-    speaker-bootstrap 95 % interval), with the sd over runs in its own column."""
+    two-stage bootstrap 95 % interval), with the sd over runs in its own column."""
     out = pd.DataFrame({"model": summary["model"], "runs": summary["runs"]})
     for m in METRICS:
         out[m] = [f"{100 * r[f'{m}_mean']:.1f} [{100 * r[f'{m}_lo']:.1f}, {100 * r[f'{m}_hi']:.1f}]"

@@ -2,8 +2,9 @@
 
     from mmlib import oracle
     pred = oracle.predictions(session)       # the oracle's test predictions on the session's folds
-    metrics.summarize(pred)                  # its UA per cue set: the ceilings the models are measured against
-    oracle.CEILING_OF["audio"]               # "oracle: arousal only", the ceiling of the audio model
+    ceilings = metrics.summarize(pred)       # its UA per cue set: the ceilings the models are measured against
+    oracle.gaps(metrics.summarize(models), ceilings)   # per model: UA, its ceiling, the gap, the seed range
+    oracle.ceiling_of("audio")               # "oracle: arousal only", the ceiling of the audio model
 
 The generator knows what every utterance expresses (truth.csv): its valence and arousal before any
 rendering, and which labels it flipped. The oracle is declared here once: gradient boosting
@@ -31,6 +32,18 @@ CUES = {"oracle: both": ("valence", "arousal"), "oracle: arousal only": ("arousa
         "oracle: valence only": ("valence",)}
 CEILING_OF = {"audio": "oracle: arousal only", "video": "oracle: valence only"}  # every other model: both
 COLUMNS = ("id", "fold", "seed", "model", "speaker", "true", "pred")
+
+
+def is_oracle(model: str) -> bool:
+    return model in CUES
+
+
+def ceiling_values(models, ceilings: pd.DataFrame, metric: str = "UA") -> dict[str, float]:
+    """model -> its oracle's mean score (for plots.estimates' reference bars); {} without ceilings."""
+    if ceilings.empty:
+        return {}
+    value = ceilings.set_index("model")[f"{metric}_mean"]
+    return {m: float(value[ceiling_of(m)]) for m in models if ceiling_of(m) in value}
 
 
 def ceiling_of(model: str) -> str:
@@ -80,3 +93,19 @@ def predictions(session, seed: int = 0) -> pd.DataFrame:
                                      "speaker": speaker.loc[test].to_numpy(), "true": label.loc[test].to_numpy(),
                                      "pred": np.asarray(pred)}))
     return pd.concat(out, ignore_index=True)
+
+
+def gaps(summary: pd.DataFrame, ceilings: pd.DataFrame, metric: str = "UA") -> pd.DataFrame:
+    """Per model of `summary` (metrics.summarize): its score, the oracle it is measured against (ceiling_of)
+    and that oracle's score, the gap (ceiling - model, in points of the metric's fraction) and the model's
+    median seed range within a fold: how far each model is from what its inputs carry, and how stable it is.
+    Empty when there are no ceilings (a real corpus)."""
+    cols = ["model", f"{metric}_mean", f"{metric}_lo", f"{metric}_hi", f"{metric}_seed_range", "ceiling",
+            f"{metric}_ceiling", "gap"]
+    if ceilings.empty:
+        return pd.DataFrame(columns=cols)
+    ceiling = ceilings.set_index("model")[f"{metric}_mean"]
+    out = summary.assign(ceiling=summary["model"].map(ceiling_of))
+    out[f"{metric}_ceiling"] = out["ceiling"].map(ceiling)
+    out["gap"] = out[f"{metric}_ceiling"] - out[f"{metric}_mean"]
+    return out[cols]

@@ -401,9 +401,10 @@ def per_class_recall(per_fold: pd.DataFrame, classes: list[str]) -> plt.Figure:
 # ------------------------------------------------------------------ estimates with speaker-level intervals
 
 def estimates(summary: pd.DataFrame, metric: str = "UA", per_run: pd.DataFrame | None = None,
-              chance: float | None = None, title: str = "") -> plt.Figure:
-    """Each model's mean over folds x seeds (point) with its speaker-bootstrap 95 % interval (bar), and
-    the individual runs (fold x seed) as small grey dots. `summary` comes from metrics.summarize."""
+              chance: float | None = None, title: str = "", ceilings: dict[str, float] | None = None) -> plt.Figure:
+    """Each model's mean over folds x seeds (point) with its 95 % interval over test speakers and seeds (bar),
+    the individual runs (fold x seed) as small grey dots, and where given each model's oracle ceiling (a
+    black bar: what its inputs allow, mmlib.oracle). `summary` comes from metrics.summarize."""
     order = model_order(summary["model"])
     s = summary.set_index("model").loc[order]
     fig, ax = plt.subplots(figsize=(min(PAGE, 1.2 + 0.55 * len(order)), 2.8))
@@ -417,37 +418,45 @@ def estimates(summary: pd.DataFrame, metric: str = "UA", per_run: pd.DataFrame |
         mean, lo, hi = s.loc[m, f"{metric}_mean"], s.loc[m, f"{metric}_lo"], s.loc[m, f"{metric}_hi"]
         ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color=_color(m), capsize=4, ms=6, lw=2,
                     zorder=3)
+    marked = [(i, m) for i, m in enumerate(order) if m in (ceilings or {})]
+    for i, m in marked:
+        ax.hlines(ceilings[m], i - 0.3, i + 0.3, color="black", lw=1.5, zorder=2)
+    if marked:  # named once, in the right margin beside the last model's bar (as "chance")
+        ax.annotate("oracle ceiling", (1.0, ceilings[marked[-1][1]]), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                    textcoords="offset points", va="center", ha="left", fontsize=8)
     if chance is not None:
         ax.axhline(chance, ls="--", color="gray", lw=1, zorder=0)
         ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(2, 0),
                     textcoords="offset points", va="center", ha="left", color="gray", fontsize=8)
     ax.set_xticks(x, order, rotation=25, ha="right")
     ax.set(ylim=(0, 1), xlim=(-0.6, len(order) - 0.4), ylabel=metric,
-           title=title or f"{metric}: mean over folds x seeds, 95 % speaker-bootstrap interval")
+           title=title or f"{metric}: mean over folds x seeds, 95 % interval (speakers, seeds)")
     return fig
 
 
 def paired_differences(tests: pd.DataFrame, title: str = "") -> plt.Figure:
-    """Forest plot of paired comparisons (metrics.paired_test rows): mean per-run difference a - b with its
-    speaker-bootstrap interval, and the sign-flip p-value at the right."""
+    """Forest plot of paired comparisons (stats.paired / claims rows): mean difference a - b with its 95 %
+    interval over test speakers and seeds, and the fold-level p-value at the right (Holm-adjusted when the
+    table is a claims family)."""
     labels = [f"{r.model_a} - {r.model_b}" for r in tests.itertuples()]
     fig, ax = plt.subplots(figsize=(COLUMN + 1.2, 0.9 + 0.3 * len(tests)))
     y = np.arange(len(tests))[::-1]
     for yi, r in zip(y, tests.itertuples()):
         color = _color(r.model_a)
         ax.errorbar(r.diff, yi, xerr=[[r.diff - r.diff_lo], [r.diff_hi - r.diff]], fmt="o", color=color, capsize=3)
-        ax.annotate(f"p = {r.p_signflip:.3f}", (1.0, yi), xycoords=("axes fraction", "data"), xytext=(6, 0),
+        p, name = (r.p_holm, "p_Holm") if hasattr(r, "p_holm") else (r.p_t, "p")
+        ax.annotate(f"{name} = {p:.3f}", (1.0, yi), xycoords=("axes fraction", "data"), xytext=(6, 0),
                     textcoords="offset points", va="center", fontsize=8)
     ax.axvline(0, color="gray", lw=1, ls="--")
     ax.set_yticks(y, labels)
     metric = tests["metric"].iloc[0] if len(tests) else ""
-    ax.set(xlabel=f"{metric} difference (mean over folds x seeds)", title=title or "Paired comparisons, 95 % speaker-bootstrap intervals")
+    ax.set(xlabel=f"{metric} difference (mean over folds x seeds)", title=title or "Paired comparisons, 95 % intervals (speakers, seeds)")
     return fig
 
 
 def estimate_curves(summary: pd.DataFrame, x: str, metric: str = "UA", panel: str | None = None,
                     xlabel: str = "", title: str = "") -> plt.Figure:
-    """Lines of each model's mean with its 95 % speaker-bootstrap band against `x` (one panel per `panel`
+    """Lines of each model's mean with its 95 % band (speakers, seeds) against `x` (one panel per `panel`
     value): the robustness curves and the reliability sweep. The legend sits outside the panels."""
     panels = list(dict.fromkeys(summary[panel])) if panel else [None]
     fig, axes = plt.subplots(1, len(panels), figsize=(min(PAGE, 2.6 * len(panels) + 1.6), 2.6), squeeze=False, sharey=True)

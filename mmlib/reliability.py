@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mmlib import inference, metrics, stats
+from mmlib import inference, metrics, oracle, stats
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.models.fusion import UNIMODAL
 
@@ -55,11 +55,12 @@ def missing_modality(session, models: Models, conditions: tuple[str, ...] = tupl
         todo = conditions_of(head, conditions)
         seeds = session.cfg.with_overrides(overrides).seeds
         for fold in session.folds:
-            norm = inference.normalizer(session.spec(head, fold, seeds[0], overrides), session.table, session.feats)
+            norm = inference.normalizer(session.spec(head, fold, seeds[0], overrides), session.recordings,
+                                        session.feats)
             for seed in seeds:
                 spec = session.spec(head, fold, seed, overrides)
                 model, _ = session.load_model(spec)
-                ds = inference.dataset(spec, fold.test, session.table, session.feats, norm)
+                ds = inference.dataset(spec, fold.test, session.recordings, session.feats, norm)
                 out += [inference.predict(model, ds, spec, None if head in UNIMODAL else CONDITIONS[c],
                                           name).assign(condition=c) for c in todo]
     return pd.concat(out, ignore_index=True)
@@ -88,7 +89,9 @@ def degradation(session, models: Models, knobs: dict[str, list], refit_normalize
 def _degraded(session, models: Models, key: str, levels: list, refit_normalizer: bool) -> pd.DataFrame:
     section = key.partition(".")[0]
     configs = {name: session.cfg.with_overrides(over) for name, (_, over) in models.items()}
-    tests = session.table[session.table["id"].isin({u for fold in session.folds for u in fold.test})]
+    # every recording of the test speakers (labelled or not): what a refitted speaker normalizer reads
+    speakers = {s for fold in session.folds for s in fold.test_speakers}
+    tests = session.recordings[session.recordings["speaker"].isin(speakers)]
     for cfg in {c.hash("audio", "video"): c for c in configs.values()}.values():
         for level in levels:  # each level extracted once for every fold's test set (one worker pool, not one per
             # fold); the fold loop below then reads the feature cache. Nothing is kept here: memory stays per fold
@@ -98,18 +101,18 @@ def _degraded(session, models: Models, key: str, levels: list, refit_normalizer:
     for fold in session.folds:
         specs = {name: [session.spec(head, fold, seed, over) for seed in configs[name].seeds]
                  for name, (head, over) in models.items()}
-        clean_norm = {name: inference.normalizer(ss[0], session.table, session.feats) for name, ss in specs.items()}
+        clean_norm = {name: inference.normalizer(ss[0], session.recordings, session.feats) for name, ss in specs.items()}
         loaded = {(name, s.seed): session.load_model(s)[0] for name, ss in specs.items() for s in ss}
-        test = session.table[session.table["id"].isin(fold.test)]
+        test = tests[tests["speaker"].isin(fold.test_speakers)]
         for level in tqdm(levels, desc=f"{key} fold {fold.number}", disable=not session.progress, leave=False):
             extra = {"knob": key, "level": "clean" if level is None else f"{level:g}"}
             for name, ss in specs.items():
                 deg = extract_features(test, configs[name].with_overrides({key: level}), cache_dir=session.cache_dir,
                                        modalities=(section,), progress=False)
                 feats = FeatureSet(audio={**session.feats.audio, **deg.audio}, video={**session.feats.video, **deg.video})
-                norm = inference.normalizer(ss[0], session.table, feats) if refit_normalizer else clean_norm[name]
+                norm = inference.normalizer(ss[0], session.recordings, feats) if refit_normalizer else clean_norm[name]
                 for s in ss:
-                    ds = inference.dataset(s, fold.test, session.table, feats, norm)
+                    ds = inference.dataset(s, fold.test, session.recordings, feats, norm)
                     out.append(inference.predict(loaded[(name, s.seed)], ds, s, name=name, extra=extra))
     return pd.concat(out, ignore_index=True)
 
@@ -183,7 +186,8 @@ def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: l
     Each level opens `session.open_session(profile, data_dir=data_dir, overrides=overrides +
     {synth.<modality>_expressiveness: level}, **session_kw)` (the corpus is generated once per level
     and cached under data_dir) and calls `runner(session, heads)` (default Session.run_models).
-    Returns the runners' prediction tables stacked, with `modality` ("voice" | "face") and `level`.
+    Returns the runners' prediction tables stacked, with `modality` ("voice" | "face") and `level`, and the
+    oracle's predictions on each corpus (mmlib.oracle: the ceilings at that level; none on a real corpus).
     """
     from mmlib.session import Session, open_session  # the training stack: imported only when a sweep runs
 
@@ -194,7 +198,7 @@ def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: l
         for level in levels:
             session = open_session(profile, data_dir=data_dir, overrides={**(overrides or {}), knob: float(level)},
                                    **session_kw)
-            pred = runner(session, list(heads))
+            pred = pd.concat([runner(session, list(heads)), oracle.predictions(session)], ignore_index=True)
             out.append(pred.assign(modality=knob.split(".")[1].split("_")[0], level=float(level)))
     return pd.concat(out, ignore_index=True)
 
@@ -202,7 +206,7 @@ def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: l
 def sweep_table(pred: pd.DataFrame, fusion: tuple[str, ...] = ("concat", "matchmap", "matchmap_attn"),
                 metric: str = "UA") -> pd.DataFrame:
     """Per weakened modality, level and fusion head: the gain over the best unimodal model (mean over folds x
-    seeds, speaker-bootstrap interval, p-values: stats.paired) and gap_weak, the intact unimodal model's
+    seeds, two-stage interval, fold-level p-values: stats.paired) and gap_weak, the intact unimodal model's
     score minus the weakened one's (mean over runs). `pred`: reliability_sweep's predictions."""
     rows = []
     for (modality, level), g in pred.groupby(["modality", "level"], sort=True):
@@ -224,7 +228,7 @@ def gain_change(pred: pd.DataFrame, modality: str, head: str, weak_level: float,
                 metric: str = "UA") -> dict:
     """Does fusion's gain over the best unimodal model grow as `modality` weakens? The contrast
     (head - best)@weak_level - (head - best)@full_level over the same folds, seeds and test speakers
-    (the best unimodal model chosen at each level by its mean), with its speaker-bootstrap interval."""
+    (the best unimodal model chosen at each level by its mean), with its two-stage interval and fold-level tests."""
     terms = []
     for lv, sign in ((weak_level, 1.0), (full_level, -1.0)):
         g = pred[(pred["modality"] == modality) & (pred["level"] == lv)]

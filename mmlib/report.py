@@ -37,56 +37,88 @@ def _p(p: float) -> str:
     return "n/a" if pd.isna(p) else (f"{p:.3f}" if p >= 0.001 else "< 0.001")
 
 
-def _table(summary: pd.DataFrame, labels: dict[str, str] | None = None) -> list[str]:
+def _table(summary: pd.DataFrame, labels: dict[str, str] | None = None, gaps: pd.DataFrame | None = None) -> list[str]:
+    """Markdown rows of a summary; with `gaps` (oracle.gaps) each model's ceiling and gap beside it."""
     labels = labels or {}
-    out = ["| model | WA | UA | macro-F1 | UA sd over runs |", "| --- | --- | --- | --- | --- |"]
+    head = "| model | WA | UA | macro-F1 | UA sd over runs | UA seed range in a fold |"
+    gap = {} if gaps is None or gaps.empty else gaps.set_index("model")
+    if len(gap):
+        head += " oracle ceiling (UA) | gap to it |"
+    out = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in summary.itertuples():
         cells = [f"{_pct(getattr(r, f'{m}_mean'))} [{_pct(getattr(r, f'{m}_lo'))}, {_pct(getattr(r, f'{m}_hi'))}]"
                  for m in ("WA", "UA", "macro_f1")]
-        out.append(f"| {labels.get(r.model, r.model)} | {' | '.join(cells)} | {_pct(r.UA_sd)} |")
+        row = f"| {labels.get(r.model, r.model)} | {' | '.join(cells)} | {_pct(r.UA_sd)} | {_pct(r.UA_seed_range)} |"
+        if len(gap):
+            g = gap.loc[r.model]
+            row += f" {_pct(g['UA_ceiling'])} ({g['ceiling'].removeprefix('oracle: ')}) | {_pct(g['gap'])} |"
+        out.append(row)
     return out
 
 
 def comparison_sentence(r) -> str:
     """One paired comparison in words, with its numbers."""
+    seeds = r.runs // r.folds if r.folds else 0
     return (f"{r.model_a} - {r.model_b}: {_signed(r.diff)} UA points [{_signed(r.diff_lo)}, {_signed(r.diff_hi)}] "
-            f"over {r.runs} folds x seeds (sign-flip p = {_p(r.p_signflip)}, Wilcoxon p = {_p(r.p_wilcoxon)}): "
+            f"over {r.folds} folds x {seeds} seed(s) (fold-level t-test p = {_p(r.p_t)}, Holm-adjusted "
+            f"{_p(r.p_holm)}; exact sign-flip p = {_p(r.p_signflip)}, its floor {_p(r.p_signflip_min)}): "
             f"**{r.verdict}**")
 
 
 def render(run_dir: str | Path) -> str:
-    """The README block of a run: setup, the results table, claim 1, normalization, ablation, claim 2."""
+    """The README block of a run: setup, the results table with the oracle ceilings, what each model
+    separates, convergence, claim 1, normalization, ablation, claim 2."""
     run = Path(run_dir)
     m = json.loads((run / "manifest.json").read_text())
-    summary = pd.read_csv(run / "tables" / "results_summary.csv")
-    claims = pd.read_csv(run / "tables" / "claims_clean.csv")
-    n_utt = int(pd.read_csv(run / "tables" / "corpus_summary.csv").set_index("session").loc["total", "total"])
-    runs = int(summary["runs"].iloc[0])
+    table = lambda name: pd.read_csv(run / "tables" / f"{name}.csv") if (run / "tables" / f"{name}.csv").exists() \
+        else None  # noqa: E731
+    summary, claims = table("results_summary"), table("claims_clean")
+    n_utt = int(table("corpus_summary").set_index("session").loc["total", "total"])
+    runs, folds = int(summary["runs"].iloc[0]), int(summary["folds"].iloc[0])
     lines = [BEGIN, "",
              f"Profile `{m['profile']}`: {n_utt} labelled utterances, {len(m['config']['seeds'])} seeds "
-             f"({', '.join(map(str, m['seeds']))}) x {runs // len(m['seeds'])} folds = {runs} runs per model, "
+             f"({', '.join(map(str, m['seeds']))}) x {folds} folds = {runs} runs per model, "
              f"{int(summary['speakers'].iloc[0])} test speakers; made by source `{m['source_hash']}` "
              f"(commit {str(m['git']['commit'])[:8]}) in {m['wall_seconds']['total'] / 60:.1f} min. "
-             "WA / UA / macro-F1 in %: mean over folds x seeds [95 % interval from resampling test speakers].", ""]
-    lines += _table(summary, MODEL_LABELS)
-    lines += ["", "**Claim 1, matchmap fusion beats the concat baseline** (paired over the same folds and seeds):", ""]
+             "WA / UA / macro-F1 in %: mean over folds x seeds [95 % interval from a two-stage bootstrap: test "
+             "speakers within their fold, then the fold's seeds]; the seed range is the median over folds of how "
+             "far the seeds of one fold disagree; the oracle ceiling is what a classifier given the expressed "
+             "emotion reaches on the same folds (arousal only for audio, valence only for video, both for fusion).",
+             ""]
+    record = run.parent / f"recipe-{m['profile']}"
+    if (record / "choice.json").exists():
+        from mmlib.recipe import sentence
+
+        lines += [sentence(record), ""]
+    lines += _table(summary, MODEL_LABELS, table("ceiling_gaps"))
+    collapsed = table("collapsed")
+    if collapsed is not None and len(collapsed):
+        wide = collapsed.pivot(index="model", columns="axis", values="UA_mean").reindex(summary["model"])
+        lines += ["", "**What each model separates** (UA of the two sides of each emotion axis, %):", "",
+                  "| model | " + " | ".join(f"{a} UA" for a in wide.columns) + " |",
+                  "|" + " --- |" * (len(wide.columns) + 1)]
+        lines += [f"| {mdl} | " + " | ".join(_pct(v) for v in row) + " |" for mdl, row in wide.iterrows()]
+    conv = table("convergence")
+    if conv is not None:
+        lines += ["", "**Convergence** (share of each head's trainings whose kept epoch is the first / the last "
+                  "one run; median kept epoch): " + "; ".join(
+                      f"{r.head} {r.kept_first:.0%} / {r.kept_last:.0%}, epoch {r.median_kept_epoch:g}"
+                      for r in conv.itertuples()) + "."]
+        lines += [f"- warning: {w}" for w in m.get("convergence_warnings", [])]
+    lines += ["", "**Claim 1, matchmap fusion beats the concat baseline** (paired over the same folds and seeds; "
+              "Holm over the rows):", ""]
     lines += [f"- {comparison_sentence(r)}" for r in claims.itertuples()]
-    norm = run / "tables" / "normalization.csv"
-    if norm.exists():
-        lines += ["", "**What speaker normalization buys** (test speakers standardized with their own unlabelled "
-                  "recordings, vs training-split statistics only):", ""]
-        lines += _table(pd.read_csv(norm))
-    abl = run / "tables" / "ablation_summary.csv"
-    if abl.exists():
-        a = pd.read_csv(abl)
-        lines += ["", "**Ablation** (matchmap head, one setting varied at a time; UA):", ""]
-        lines += [f"- {r.setting}: {_pct(r.UA_mean)} [{_pct(r.UA_lo)}, {_pct(r.UA_hi)}]" for r in a.itertuples()]
-    claim2 = run / "tables" / "claim2.csv"
-    if claim2.exists():
-        c2 = pd.read_csv(claim2)
-        lines += ["", "**Claim 2, fusion helps most when one modality underperforms**:", ""]
-        lines += [f"- {r.claim}: {comparison_sentence(r)}" if hasattr(r, "model_a") else f"- {r.claim}: **{r.verdict}**"
-                  for r in c2.itertuples()]
+    for name, title in (("normalization_tests", "**What speaker normalization buys** (speaker statistics from all of "
+                         "a speaker's recordings vs training-split statistics only, same folds and seeds):"),
+                        ("ablation_tests", "**Ablation** (matchmap head, one setting varied at a time, each "
+                         "against concat on the same folds and seeds):")):
+        t = table(name)
+        if t is not None:
+            lines += ["", title, ""] + [f"- {comparison_sentence(r)}" for r in t.itertuples()]
+    c2 = table("claim2")
+    if c2 is not None:
+        lines += ["", "**Claim 2, fusion helps most when one modality underperforms** (Holm over the rows):", ""]
+        lines += [f"- {r.claim}: {comparison_sentence(r)}" for r in c2.itertuples()]
     lines += ["", END]
     return "\n".join(lines)
 

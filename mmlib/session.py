@@ -27,7 +27,7 @@ import pandas as pd
 from mmlib import checkpoints, grid, paths
 from mmlib.checkpoints import Ledger, ModelSpec
 from mmlib.config import StudyConfig, load_config
-from mmlib.data.corpus import class_names, labelled
+from mmlib.data.corpus import class_names, labelled, require_labelled
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.loaders import prepare_corpus
 from mmlib.data.splits import Fold, make_folds, select_folds
@@ -53,8 +53,9 @@ def arms(heads: list[str], overrides: dict[str, Any] | None = None) -> dict[str,
 class Session:
     cfg: StudyConfig
     corpus: pd.DataFrame  # every utterance, labelled or not
-    table: pd.DataFrame  # labelled utterances with features
-    feats: FeatureSet
+    table: pd.DataFrame  # labelled utterances with features: what folds, models and scores are made of
+    recordings: pd.DataFrame  # every utterance with features, labelled or not: what speaker statistics read
+    feats: FeatureSet  # features of every recording
     folds: list[Fold]  # the folds to run
     classes: list[str]
     results_dir: Path
@@ -109,7 +110,7 @@ class Session:
             self.used[o.job.key] = Path(o.checkpoint)
             ledger.record(o.job.spec, o.checkpoint, o.digest, o.trained, o.seconds, o.best_epoch, o.init)
 
-        outcomes = grid.run(jobs, self.table, self.feats, self.ckpt_dir, self.cfg.run, self.cfg.train.threads,
+        outcomes = grid.run(jobs, self.recordings, self.feats, self.ckpt_dir, self.cfg.run, self.cfg.train.threads,
                             self.progress, keep=keep, on_outcome=record)
         return pd.concat([o.predictions.assign(model=label) for o, label in zip(outcomes, names)], ignore_index=True)
 
@@ -147,7 +148,7 @@ class Session:
         FileNotFoundError when the model has not been trained."""
         found = self.used.get(spec.key)
         if found is None:
-            found = self.used[spec.key] = checkpoints.locate(spec, self.table, self.feats, self.ckpt_dir)
+            found = self.used[spec.key] = checkpoints.locate(spec, self.recordings, self.feats, self.ckpt_dir)
         return found
 
     def load_model(self, spec: ModelSpec):
@@ -182,16 +183,17 @@ def open_session(profile: str = "default", data_root: str | None = None, data_di
         over["seeds"] = tuple(seeds)
     cfg = load_config(profile, over)
     corpus = prepare_corpus(cfg, progress=progress)
-    table = labelled(corpus)
+    require_labelled(corpus, cfg.data)
     cache = Path(data_dir) / "cache"
-    feats = extract_features(table, cfg, cache_dir=cache, progress=progress)
-    if feats.skipped:  # on_error="skip": the rest of the study runs without them, and says so
-        table = table[~table["id"].isin(feats.skipped)].reset_index(drop=True)
+    # every recording, labelled or not: a speaker's normalization statistics must not depend on the labels
+    feats = extract_features(corpus, cfg, cache_dir=cache, progress=progress)
+    recordings = corpus[~corpus["id"].isin(feats.skipped)].reset_index(drop=True)  # on_error="skip": said so
+    table = labelled(recordings)
     out = Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     if feats.skipped:
         (out / "skipped.json").write_text(json.dumps(feats.skipped, indent=1, sort_keys=True))
-    return Session(cfg, corpus, table, feats, select_folds(make_folds(table, cfg.data.protocol), cfg.folds),
+    return Session(cfg, corpus, table, recordings, feats, select_folds(make_folds(table, cfg.data.protocol), cfg.folds),
                    class_names(cfg.data.label_set), out, Path(data_dir) / "checkpoints", cache, progress, retrain)
 
 

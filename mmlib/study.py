@@ -237,7 +237,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     # corpus and features first, with their own progress bars (the notebooks then hit the cache)
     print(f"[study] {run_name}: corpus and features (profile {cfg.profile})", flush=True)
     table = prepare_corpus(cfg, progress=progress)
-    feats = extract_features(require_labelled(table, cfg.data), cfg, cache_dir=Path(data_dir) / "cache",
+    require_labelled(table, cfg.data)
+    feats = extract_features(table, cfg, cache_dir=Path(data_dir) / "cache",  # every recording: speaker statistics
                              progress=progress)
     face_crop = face_crop_report(cfg, feats)
     feature_hashes = {m: _feature_hash(getattr(feats, m)) for m in ("audio", "video")}
@@ -289,6 +290,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
             ray.shutdown()
             os.environ.pop("MMLIB_RAY_ADDRESS", None)
     (tmp / ".progress.jsonl").unlink(missing_ok=True)
+    convergence_warnings = write_convergence(tmp, Path(data_dir) / "checkpoints")
 
     skipped_file = tmp / "skipped.json"
     manifest = {
@@ -305,6 +307,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "corpus": _corpus_identity(cfg, table),
         "features": feature_hashes,
         "checkpoints": Ledger(tmp).summary(),
+        "convergence_warnings": convergence_warnings,
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
         "versions": versions(),
@@ -328,9 +331,33 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     return final
 
 
+WARN_SHARE = 0.2  # a head whose trainings keep their first or last epoch this often has not converged
+
+
+def write_convergence(run: Path, ckpt_dir: Path) -> list[str]:
+    """metrics/learning_curves.csv (every epoch of every model the run used) and tables/convergence.csv (per
+    head: share of trainings kept at their first or last epoch); a printed warning, returned, per head
+    where either share exceeds WARN_SHARE."""
+    from mmlib import checkpoints
+
+    curves = checkpoints.learning_curves(Ledger(run), ckpt_dir)
+    if curves.empty:
+        return []
+    conv = checkpoints.convergence(curves)
+    for sub, df in (("metrics/learning_curves.csv", curves), ("tables/convergence.csv", conv)):
+        (run / sub).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(run / sub, index=False)
+    warnings = [f"{r.head}: {r.kept_first:.0%} of {r.trainings} trainings kept their first epoch, {r.kept_last:.0%} "
+                "their last" for r in conv.itertuples() if max(r.kept_first, r.kept_last) > WARN_SHARE]
+    for w in warnings:
+        print(f"[study] warning: training has not converged for {w} (tables/convergence.csv)", flush=True)
+    return warnings
+
+
 NORMALIZATION = {
-    True: "speaker-level: every speaker's features are standardized with that speaker's own recordings, test "
-          "speakers included (label-free but transductive: the test speakers' unlabelled recordings are used)",
+    True: "speaker-level: every speaker's features are standardized with the statistics of all that speaker's "
+          "recordings, labelled or not (none chosen by label), test speakers included (label-free but "
+          "transductive: the test speakers' recordings are used at test time)",
     False: "training-only: audio standardized with statistics of the training split (the authors' global "
            "normalization); video pixels scaled to [-0.5, 0.5]",
 }

@@ -171,7 +171,8 @@ def fit(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path | None
         else:
             if init:
                 _init_from_unimodal(model, init)
-            module = EmotionModule(model, loss_weights(cfg, spec.head), cfg.train.lr, cfg.train.weight_decay,
+            lr = cfg.train.finetune_lr if init and cfg.train.finetune_lr is not None else cfg.train.lr
+            module = EmotionModule(model, loss_weights(cfg, spec.head), lr, cfg.train.weight_decay,
                                    spec.seed, len(spec.classes), cfg.train.modality_dropout)
             monitor, mode = cfg.train.select_on, SELECTION[cfg.train.select_on]
             ckpt_dir.mkdir(parents=True, exist_ok=True)

@@ -83,8 +83,8 @@ def matchmap_item(session, uid: str, head: str = "matchmap", seed: int | None = 
         model, _ = session.load_model(spec)
     except FileNotFoundError:
         return None
-    ds = inference.dataset(spec, [uid], session.table, session.feats,
-                           inference.normalizer(spec, session.table, session.feats))
+    ds = inference.dataset(spec, [uid], session.recordings, session.feats,
+                           inference.normalizer(spec, session.recordings, session.feats))
     batch = next(iter(inference.loader(ds, spec, batch_size=1)))
     with torch.no_grad():
         out = model(batch["audio"], batch["video"], batch["audio_lengths"])

@@ -74,9 +74,26 @@ def test_claim2_takes_whatever_dropout_models_were_trained():
     assert not table["claim"].str.contains("matchmap\\[").any()
 
 
-def test_verdict_not_testable_with_few_runs():
-    five = {"runs": 5, "diff_lo": 0.1, "diff_hi": 0.2, "p_signflip": 0.0625, "model_a": "a", "model_b": "b"}
-    assert claims.verdict(five) == "not testable: 5 runs (the sign-flip p cannot go below 0.0625)"
-    assert claims.verdict({**five, "runs": 10, "p_signflip": 0.002}) == "shown: a > b"
-    assert claims.verdict({**five, "runs": 10, "p_signflip": 0.002, "diff_lo": -0.1}) == "not shown"
-    assert claims.verdict({**five, "runs": 10, "p_signflip": 0.002, "diff_lo": -0.3, "diff_hi": -0.1}) == "shown: a < b"
+def test_verdicts_of_fold_level_tests():
+    from tests.predictions import make_pred
+
+    a = make_pred("a", lambda k: 0.85, seeds=(42, 43), rs=1)
+    b = make_pred("b", lambda k: 0.45, seeds=(42, 43), rs=2)
+    r = stats.paired(pd.concat([a, b]), "a", "b", "UA", n_boot=500)
+    assert claims.verdict(r) == "shown: a > b"
+    assert claims.verdict({**r, "diff_lo": -0.01}) == "not shown"  # the interval must exclude 0 as well
+    assert claims.verdict({**r, "p_holm": 0.2}) == "not shown"  # the family's adjusted p decides when given
+    assert claims.verdict({**r, "diff_lo": -0.3, "diff_hi": -0.1}) == "shown: a < b"
+    one = stats.paired(pd.concat([a, b])[lambda d: d["fold"] == 1], "a", "b", "UA", n_boot=200)
+    assert one["folds"] == 1 and claims.verdict(one) == "not testable: 1 fold(s)"
+
+
+def test_a_claims_family_is_holm_adjusted():
+    rows = [{"claim": c, "model_a": "a", "model_b": "b", "folds": 5, "diff_lo": 0.1, "diff_hi": 0.2, "p_t": p}
+            for c, p in (("x", 0.01), ("y", 0.02), ("z", 0.04))]
+    table = claims.family(rows)
+    assert table["p_holm"].tolist() == pytest.approx([0.03, 0.04, 0.04])
+    assert table["verdict"].tolist() == ["shown: a > b"] * 3
+    table = claims.family(rows + [{**rows[0], "claim": "w", "p_t": 0.5}])
+    assert table["p_holm"].tolist() == pytest.approx([0.04, 0.06, 0.08, 0.5])
+    assert table["verdict"].tolist() == ["shown: a > b", "not shown", "not shown", "not shown"]

@@ -73,7 +73,8 @@ def test_bad_media_reported_per_utterance(media_tree, tmp_path):
         extract_features(table, cfg_for(), cache_dir=tmp_path / "c", progress=False, workers=1)
     msg = str(err.value)
     assert "2 utterance(s) have bad media" in msg
-    assert "Ses01F_impro01_F001: segment [2.000, 9.000] s lies outside Ses01F_impro01.avi" in msg
+    # the frames are read from the seconds the audio keeps (audio.max_seconds = 3 from the start): [2, 5]
+    assert "Ses01F_impro01_F001: segment [2.000, 5.000] s lies outside Ses01F_impro01.avi" in msg
     assert "Ses01F_impro01_M000: unreadable audio" in msg
     f = extract_features(table, cfg_for(), cache_dir=tmp_path / "c", progress=False, workers=1, on_error="skip")
     assert sorted(f.skipped) == ["Ses01F_impro01_F001", "Ses01F_impro01_M000"]
@@ -87,3 +88,25 @@ def test_missing_video_and_bad_option(media_tree, tmp_path):
     assert set(f.skipped.values()) == {"no video for this dialog"}
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip'"):
         extract_features(table, cfg_for(), cache_dir=tmp_path / "c", on_error="ignore")
+
+
+def test_face_frames_cover_the_seconds_the_audio_keeps(quick_session, tmp_path):
+    """Padded mode cuts the log-mel at audio.max_seconds; the face frames are sampled from the same seconds."""
+    from mmlib.data import features, media
+
+    s = quick_session
+    cfg = s.cfg.with_overrides({"audio.max_seconds": 1.0})  # the quick corpus's utterances last up to ~2 s
+    assert features.video_span(cfg) == 1.0
+    assert features.video_span(cfg.with_overrides({"audio.chunk_seconds": 1.0})) is None
+    assert features.cache_key(cfg, "video") != features.cache_key(s.cfg, "video")
+    rows = s.recordings[s.recordings["end"] - s.recordings["start"] > 1.5].head(2)
+    assert len(rows) == 2  # utterances the audio cuts
+    f = extract_features(rows, cfg, cache_dir=tmp_path, progress=False, workers=1)
+    v = cfg.video
+    for r in rows.itertuples():
+        (cut,) = media.read_clips(r.video_path, [(r.start, r.start + 1.0)], v.n_frames, [r.video_side], v.size, v.crop,
+                                  v.face_box)
+        (whole,) = media.read_clips(r.video_path, [(r.start, r.end)], v.n_frames, [r.video_side], v.size, v.crop,
+                                    v.face_box)
+        assert np.array_equal(f.video[r.id], cut) and not np.array_equal(cut, whole)
+        assert f.audio[r.id].shape[-1] == 101  # 1 s of 10 ms frames, + 1

@@ -49,6 +49,16 @@ LABEL_SETS: dict[str, dict[str, str]] = {
 }
 
 
+# label set -> {axis: {class: side}}: the two emotion dimensions a label set's classes split along (the 4
+# classes are a 2 x 2 design: arousal high for ang and hap, low for sad and neu; valence negative for ang and sad,
+# not negative for hap and neu). The synthetic voice carries arousal and its face valence, so the audio model
+# should separate arousal, the video model valence, and fusion both (metrics.collapse).
+AXES: dict[str, dict[str, dict[str, str]]] = {
+    "4class": {"arousal": {"ang": "high", "hap": "high", "sad": "low", "neu": "low"},
+               "valence": {"ang": "negative", "sad": "negative", "hap": "not negative", "neu": "not negative"}},
+}
+
+
 def class_names(label_set: str) -> list[str]:
     """Class names in class-index order for a label set."""
     if label_set not in LABEL_SETS:

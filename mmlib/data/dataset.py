@@ -62,9 +62,10 @@ class SpeakerNormalizer:
 
     Audio: mean/std per channel and mel band over the speaker's utterances; video: the speaker's
     mean face (per pixel, over all frames of all clips) subtracted, divided by one std. It uses no
-    labels, only the speaker's own recordings (for a test speaker: the test recordings themselves),
-    the usual speaker-level normalization of speech emotion work. It removes what is constant for
-    a speaker (voice, face shape and colour) and keeps what changes with the expression.
+    labels: `table` should hold every recording of each speaker, labelled or not (Session.recordings),
+    so which recordings enter cannot depend on a label (for a test speaker: its test recordings and its
+    unlabelled ones), the usual speaker-level normalization of speech emotion work. It removes what is
+    constant for a speaker (voice, face shape and colour) and keeps what changes with the expression.
     """
 
     def __init__(self, table: pd.DataFrame, feats, modalities: tuple[str, ...] = ("audio", "video")):

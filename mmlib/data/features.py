@@ -18,7 +18,9 @@ no half-written entry; an entry that does not load (cut short, emptied) is delet
 named in a warning. Missing entries are built in parallel, one task per utterance (audio) or per
 video file (video), with a progress bar.
 
-Chunked mode (`audio.chunk_seconds` set): each utterance's video is cut into the chunks of
+Both streams cover the same seconds. Padded mode: the log-mel is cut at `audio.max_seconds` and the
+`video.n_frames` face frames are sampled evenly from the same first `audio.max_seconds` of the segment
+(`video_span`; part of the video cache key). Chunked mode (`audio.chunk_seconds` set): each utterance's video is cut into the chunks of
 `mmlib.data.chunks.chunk_spans` (same remainder rule as the audio, `audio.min_chunk_fraction`) and
 each chunk gets its own `video.n_frames` frames sampled evenly from its own span. Its cache key adds
 the chunk settings; the non-chunked key and arrays are untouched.
@@ -143,6 +145,13 @@ def _chunking(cfg: StudyConfig) -> tuple[float, float] | None:
     return None if a.chunk_seconds is None else (float(a.chunk_seconds), float(a.min_chunk_fraction))
 
 
+def video_span(cfg: StudyConfig) -> float | None:
+    """Seconds from a segment's start that its face frames are sampled from: the audio's max_seconds when the
+    audio is cut there (so both streams cover the same seconds and the matchmap compares sound and faces
+    of the same moments); None in chunked mode, where each chunk's frames come from the chunk's own span."""
+    return None if cfg.audio.chunk_seconds is not None else float(cfg.audio.max_seconds)
+
+
 def _rng(uid: str, what: str) -> np.random.Generator:
     """Per-utterance generator: degradations are identical on every rerun and every worker."""
     return np.random.default_rng(int(stable_hash([uid, what], n=15), 16))
@@ -186,6 +195,8 @@ def cache_key(cfg: StudyConfig, modality: str) -> str:
     config = asdict(getattr(cfg, modality))
     config.pop("min_chunk_fraction", None)  # the log-mel does not depend on it (the dataset drops chunks)
     key = {"config": config, "code": code, "versions": library_versions(cfg, modality)}
+    if modality == "video":
+        key["span"] = video_span(cfg)  # frames from the audio's seconds only
     if modality == "video" and _chunking(cfg) is not None:  # chunked clips: a key of their own
         key["chunks"] = {"chunking": _chunking(cfg),
                          "code": inspect.getsource(chunks) + inspect.getsource(chunked_video_features)}
@@ -318,7 +329,8 @@ def extract_features(
         }
         todo = table[np.array([not target[uid].exists() for uid in table["id"]], dtype=bool)]
         mcfg = getattr(cfg, modality)
-        _build(modality, todo, mcfg, target, workers, progress, problems, _chunking(cfg), len(table) - len(todo))
+        _build(modality, todo, mcfg, target, workers, progress, problems, _chunking(cfg), len(table) - len(todo),
+               video_span(cfg))
         with_counts = modality == "video" and faces.crop_method(cfg.video.crop) != "box"
         store = getattr(feats, modality)
         damaged: dict[str, str] = {}
@@ -343,7 +355,7 @@ def extract_features(
                           + "; ".join(damaged[u] for u in sorted(damaged)[:5])
                           + (f"; ... and {len(damaged) - 5} more" if len(damaged) > 5 else ""), stacklevel=2)
             _build(modality, table[table["id"].isin(damaged)], mcfg, target, workers, progress, problems,
-                   _chunking(cfg))
+                   _chunking(cfg), span=video_span(cfg))
         feats.stats[modality] = {
             "hits": float(len(table) - len(todo) - len(damaged)),
             "built": float(len(todo) + len(damaged)),
@@ -367,8 +379,10 @@ def extract_features(
 
 
 def _build(modality: str, todo: pd.DataFrame, mcfg, target: dict, workers: int, progress: bool,
-           problems: dict[str, str], chunking: tuple[float, float] | None = None, cached: int = 0) -> None:
-    """Compute the cache entries of `todo`'s rows; bad media goes to `problems` (id -> reason)."""
+           problems: dict[str, str], chunking: tuple[float, float] | None = None, cached: int = 0,
+           span: float | None = None) -> None:
+    """Compute the cache entries of `todo`'s rows; bad media goes to `problems` (id -> reason). Video
+    segments are cut to their first `span` seconds (video_span)."""
     if modality == "audio":
         tasks = [(r.id, r.audio_path, mcfg, str(target[r.id])) for r in todo.itertuples()]
         for uid, err in _run(tasks, _audio_task, workers, progress, "log-mel", len(tasks), cached):
@@ -378,7 +392,8 @@ def _build(modality: str, todo: pd.DataFrame, mcfg, target: dict, workers: int, 
         missing = todo[todo["video_path"].isna()]
         problems.update({uid: "no video for this dialog" for uid in missing["id"]})
         tasks = [
-            (path, list(g["id"]), list(zip(g["start"], g["end"])), list(g["video_side"]), mcfg,
+            (path, list(g["id"]), [(a, b if span is None else min(b, a + span)) for a, b in zip(g["start"], g["end"])],
+             list(g["video_side"]), mcfg,
              [str(target[u]) for u in g["id"]], chunking)
             for path, g in todo[todo["video_path"].notna()].groupby("video_path", sort=True)
         ]

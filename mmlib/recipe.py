@@ -1,0 +1,106 @@
+"""The training recipe, chosen on validation speakers only, and the record of every setting tried.
+
+    mmlib recipe --profile default          # -> results/recipe-default/ (tried.csv, summary.csv, choice.json)
+    from mmlib import recipe
+    record = recipe.select(session)         # the two stages below; nothing here scores a test utterance
+
+Two stages, each a grid of candidates (config overrides) trained on every fold with the profile's first
+seed and scored on the fold's validation speakers, at the epoch the training kept (the checkpoint's own
+history: validation UA and cross-entropy):
+1. from scratch: the unimodal models (audio, video) under each of SCRATCH (learning rate x patience);
+2. fine-tuning: the fusion models (concat, matchmap) started from stage 1's chosen unimodal models, under
+   each of FINETUNE (the fine-tuning learning rate).
+The chosen candidate of a stage has the highest validation UA, averaged over its folds and heads; ties
+go to the earlier candidate (the listed order: the cheaper first). The record says what was tried, on which
+data, which won and why; the profile in mmlib.config then carries the winners (tests/test_recipe.py
+checks that it does), and the README's "settings tried" sentence is generated from the record. The
+candidates' test predictions, which the grid computes with every training, are neither saved nor read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from mmlib.session import Session
+
+SCRATCH = [{"train.lr": lr, "train.patience": p} for lr in (2e-3, 1e-3, 5e-4) for p in (3, 8)]
+FINETUNE = [{"train.finetune_lr": lr} for lr in (2e-3, 5e-4, 2e-4)]
+STAGES = (("from scratch", ("audio", "video"), SCRATCH), ("fine-tuning", ("concat", "matchmap"), FINETUNE))
+CRITERION = "mean validation UA at the kept epoch, over folds and heads (seed {seed}); ties: the first listed"
+
+
+def validation_scores(checkpoint: str | Path) -> dict:
+    """The kept epoch's validation UA and cross-entropy, the kept epoch and the epochs run, from a checkpoint."""
+    payload = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    hist = pd.DataFrame(payload["history"])
+    kept = hist[hist["epoch"] == payload["best_epoch"]].iloc[0]
+    return {"val_ua": float(kept["val_ua"]), "val_ce": float(kept["val_ce"]), "kept_epoch": int(payload["best_epoch"]),
+            "epochs_run": int(hist["epoch"].max()) + 1}
+
+
+def evaluate(session: Session, stage: str, heads, candidates: list[dict], base: dict, seed: int) -> pd.DataFrame:
+    """Every candidate x head x fold of one stage, trained (or reused) as one grid: its validation scores."""
+    arms = [(list(heads), {**base, **c, "seeds": (seed,)}, f"{stage} #{i}") for i, c in enumerate(candidates)]
+    session.run_grid(arms)  # trains; the test predictions it returns are dropped unread
+    rows = []
+    for i, c in enumerate(candidates):
+        for head in heads:
+            for fold in session.folds:
+                spec = session.spec(head, fold, seed, {**base, **c})
+                rows.append({"stage": stage, "candidate": i, "setting": json.dumps(c, sort_keys=True), "head": head,
+                             "fold": fold.number, "val_speakers": ",".join(fold.val_speakers), "seed": seed,
+                             **validation_scores(session.checkpoint(spec))})
+    return pd.DataFrame(rows)
+
+
+def select(session: Session) -> dict:
+    """Both stages; {"tried": per candidate, head and fold, "summary": per candidate, "choice": overrides}."""
+    seed = session.cfg.seeds[0]
+    base: dict = {}
+    tried, summary = [], []
+    for stage, heads, candidates in STAGES:
+        t = evaluate(session, stage, heads, candidates, base, seed)
+        s = t.groupby(["stage", "candidate", "setting"], sort=True).agg(
+            val_ua=("val_ua", "mean"), val_ce=("val_ce", "mean"), kept_epoch=("kept_epoch", "median"),
+            epochs_run=("epochs_run", "median"), trainings=("fold", "size")).reset_index()
+        best = int(s["val_ua"].idxmax())  # first maximum: the earlier candidate wins a tie
+        s["chosen"] = s.index == best
+        base = {**base, **candidates[int(s.loc[best, "candidate"])]}
+        tried.append(t)
+        summary.append(s)
+    return {"tried": pd.concat(tried, ignore_index=True), "summary": pd.concat(summary, ignore_index=True),
+            "choice": base, "criterion": CRITERION.format(seed=seed)}
+
+
+def write(record: dict, out: str | Path, profile: str) -> Path:
+    """results/recipe-<profile>/: tried.csv, summary.csv and choice.json (the winners and the criterion)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record["tried"].to_csv(out / "tried.csv", index=False)
+    record["summary"].to_csv(out / "summary.csv", index=False)
+    (out / "choice.json").write_text(json.dumps({"profile": profile, "choice": record["choice"],
+                                                 "criterion": record["criterion"],
+                                                 "data": "validation speakers of every fold; no test utterance"},
+                                                indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def sentence(record_dir: str | Path) -> str:
+    """The README's "settings tried" sentence, from a written record."""
+    d = Path(record_dir)
+    s = pd.read_csv(d / "summary.csv")
+    choice = json.loads((d / "choice.json").read_text())
+    parts = []
+    for stage, g in s.groupby("stage", sort=False):
+        tried = "; ".join(f"{_settings(r.setting)}: {100 * r.val_ua:.1f}" + (" (chosen)" if r.chosen else "")
+                          for r in g.itertuples())
+        parts.append(f"{stage}, {len(g)} settings (validation UA, %): {tried}")
+    return (f"Settings tried ({choice['criterion']}; {choice['data']}): " + ". ".join(parts) + ".")
+
+
+def _settings(setting: str) -> str:
+    return ", ".join(f"{k.split('.')[-1]} {v:g}" for k, v in json.loads(setting).items())
