@@ -99,6 +99,14 @@ def collapsed(pred: pd.DataFrame, axes: dict[str, dict[str, str]], n_boot: int =
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "axis"])
 
 
+def by_axis(collapsed_table: pd.DataFrame, metric: str = "UA") -> pd.DataFrame:
+    """collapsed()'s long table as model x axis means (models in their order); empty without axes."""
+    if collapsed_table.empty or f"{metric}_mean" not in collapsed_table:
+        return pd.DataFrame()
+    wide = collapsed_table.pivot(index="model", columns="axis", values=f"{metric}_mean")
+    return wide.loc[list(dict.fromkeys(collapsed_table["model"]))]
+
+
 def results_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The paper table: per model, WA / UA / macro-F1 in % as 'mean [lo, hi]' (mean over folds x seeds,
     two-stage bootstrap 95 % interval), with the sd over runs in its own column."""

@@ -93,7 +93,9 @@ def render(run_dir: str | Path) -> str:
     lines += _table(summary, MODEL_LABELS, table("ceiling_gaps"))
     collapsed = table("collapsed")
     if collapsed is not None and len(collapsed):
-        wide = collapsed.pivot(index="model", columns="axis", values="UA_mean").reindex(summary["model"])
+        from mmlib.metrics import by_axis
+
+        wide = by_axis(collapsed).reindex(summary["model"])
         lines += ["", "**What each model separates** (UA of the two sides of each emotion axis, %):", "",
                   "| model | " + " | ".join(f"{a} UA" for a in wide.columns) + " |",
                   "|" + " --- |" * (len(wide.columns) + 1)]

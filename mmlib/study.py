@@ -308,6 +308,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "features": feature_hashes,
         "checkpoints": Ledger(tmp).summary(),
         "convergence_warnings": convergence_warnings,
+        "core_use": core_use(Ledger(tmp).summary(), cfg, time.time() - t_start),
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
         "versions": versions(),
@@ -329,6 +330,19 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     shutil.rmtree(results / f"{run_name}.failed", ignore_errors=True)
     print(f"[study] done in {manifest['wall_seconds']['total']} s -> {paths.shown(final)}", flush=True)
     return final
+
+
+def core_use(checkpoints: list[dict], cfg: StudyConfig, wall: float) -> dict:
+    """How much of the machine the run's trainings used: training seconds (of the checkpoints it trained)
+    over workers x wall seconds (a local Ray's workers; on a cluster the share is not computed)."""
+    from mmlib import grid
+
+    seconds = float(sum(c.get("seconds", 0.0) for c in checkpoints if c["trained"]))
+    workers = (1 if cfg.run.executor == "sequential" else
+               grid.local_workers(cfg.run, cfg.train.threads) if not cfg.run.ray_address else None)
+    share = seconds / (workers * wall) if workers and wall > 0 else None
+    return {"training_seconds": round(seconds, 1), "workers": workers, "wall_seconds": round(wall, 1),
+            "share": None if share is None else round(share, 3)}
 
 
 WARN_SHARE = 0.2  # a head whose trainings keep their first or last epoch this often has not converged

@@ -167,6 +167,9 @@ def test_collapsed_axes_score_the_two_sides():
     assert metrics.scores(valence["true"][:4], valence["pred"][:4], [])["UA"] == 0.0
     table = metrics.collapsed(pred, AXES["4class"], n_boot=50).set_index("axis")
     assert table.loc["arousal", "UA_mean"] == pytest.approx(metrics.scores(arousal["true"], arousal["pred"], [])["UA"])
-    assert metrics.collapsed(pred, {}).empty
+    wide = metrics.by_axis(metrics.collapsed(pred, AXES["4class"], n_boot=50))
+    assert list(wide.columns) == ["arousal", "valence"] and list(wide.index) == ["m"]
+    assert wide.loc["m", "arousal"] == pytest.approx(table.loc["arousal", "UA_mean"])
+    assert metrics.collapsed(pred, {}).empty and metrics.by_axis(metrics.collapsed(pred, {})).empty
     with pytest.raises(ValueError, match=r"classes \['fea'\] have no side"):
         metrics.collapse(pred.assign(pred="fea"), AXES["4class"]["arousal"])

@@ -42,7 +42,7 @@ def _summary(per_run, by=("model",)):
 def _paired():
     rng = np.random.default_rng(3)
     return pd.DataFrame([{"model_a": a, "model_b": b, "metric": "UA", "diff": d, "diff_lo": d - 0.05,
-                          "diff_hi": d + 0.05, "p_signflip": rng.uniform(0, 1)}
+                          "diff_hi": d + 0.05, "p_t": rng.uniform(0, 1), "p_holm": rng.uniform(0, 1)}
                          for (a, b), d in zip([("matchmap", "concat"), ("matchmap_attn", "concat"), ("matchmap", "audio")],
                                               (-0.02, 0.03, 0.15))])
 
@@ -94,7 +94,9 @@ def _figures(st):
         "examples_per_class": lambda: plots.examples(*views.examples_per_class(st)),
         "audio_mouth_sync": lambda: plots.av_sync(wave, sr, frames, fps, uid),
         "unimodal_fold_scores": lambda: plots.fold_scores(_per_fold(["video", "audio"]), title="Unimodal models"),
-        "model_comparison_ua": lambda: plots.estimates(_summary(fusion), "UA", fusion, chance=0.25),
+        "model_comparison_ua": lambda: plots.estimates(_summary(fusion), "UA", fusion, chance=0.25,
+                                                       ceilings={"audio": 0.65, "video": 0.67, "concat": 0.84,
+                                                                 "matchmap": 0.84, "matchmap_attn": 0.84}),
         "ablation_similarity_weight": lambda: plots.estimates(_summary(ablation), "UA", ablation),
         "claims_paired_differences": lambda: plots.paired_differences(_paired()),
         "robustness_ua": lambda: plots.estimate_curves(_summary(_robustness(), by=("knob", "level", "model")),

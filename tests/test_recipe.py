@@ -45,7 +45,7 @@ def test_selection_picks_the_best_validation_ua_and_never_a_test_score(quick_ses
     assert "Settings tried" in recipe.sentence(out) and "(chosen)" in recipe.sentence(out)
 
 
-@pytest.mark.skipif(not RECORD.exists(), reason="no committed recipe record")
+@pytest.mark.skipif(not (RECORD / "choice.json").exists(), reason="no committed recipe record")
 def test_the_default_profile_carries_the_recorded_choice():
     choice = json.loads((RECORD / "choice.json").read_text())["choice"]
     cfg = load_config("default")

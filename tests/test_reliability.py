@@ -163,12 +163,14 @@ def test_reliability_sweep_opens_one_study_per_level(monkeypatch):
         return pd.DataFrame({"model": heads, "UA": [st["level"]] * len(heads)})
 
     monkeypatch.setattr(session, "open_session", fake_open)
+    oracle_rows = pd.DataFrame({"model": ["oracle: both"], "UA": [0.9]})  # the ceilings of each sweep corpus
+    monkeypatch.setattr(rel.oracle, "predictions", lambda st: oracle_rows.assign(UA=oracle_rows["UA"] * st["level"]))
     out = rel.reliability_sweep("quick", "video", [1, 0.5], ["audio", "matchmap"], "d",
                                 overrides={"train.max_epochs": 3}, runner=runner, progress=False)
     assert calls == [("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 1.0}, {"progress": False}),
                      ("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 0.5}, {"progress": False})]
-    assert out.to_dict("list") == {"model": ["audio", "matchmap"] * 2, "UA": [1.0, 1.0, 0.5, 0.5],
-                                   "modality": ["face"] * 4, "level": [1.0, 1.0, 0.5, 0.5]}
+    assert out.to_dict("list") == {"model": ["audio", "matchmap", "oracle: both"] * 2, "UA": [1.0, 1.0, 0.9, 0.5, 0.5, 0.45],
+                                   "modality": ["face"] * 6, "level": [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]}
     assert rel.knob_of("voice") == "synth.voice_expressiveness"
     with pytest.raises(ValueError, match="modality must be one of"):
         rel.knob_of("text")
