@@ -8,6 +8,10 @@ backward and AdamW, on random inputs of the profile's shapes (batch size, log-me
 max_seconds or chunk length, clip frames and size). The audio-only model is the baseline: the
 ratio column says how many times slower each model is than it, measured in the same run.
 
+--positions times the heads that see video with the default trunk (2 x 2 video cells: narrow_downsample 16,
+pool_hw 2) and with 4 x 4 cells (narrow_downsample 8, pool_hw 4), interleaved, best of --repeats, and prints
+what 4 x 4 matchmap positions cost.
+
 --layout also times the video encoder alone (forward + backward) in the channels-last 3D layout the
 models use and in the default contiguous layout, interleaved, best of --repeats, and prints the ratio.
 """
@@ -71,11 +75,24 @@ def layout_ratio(cfg, steps: int, repeats: int) -> tuple[float, float]:
     return B / best[0], B / best[1]
 
 
+def positions_ratio(cfg, steps: int, repeats: int, heads=("video", "concat", "matchmap")) -> dict:
+    """Per head: (clips/s with 2 x 2 video cells, clips/s with 4 x 4), best of `repeats`, interleaved."""
+    cells = {2: cfg.with_overrides({"model.narrow_downsample": 16, "model.pool_hw": 2}),
+             4: cfg.with_overrides({"model.narrow_downsample": 8, "model.pool_hw": 4})}
+    best = {(h, n): 0.0 for h in heads for n in cells}
+    for _ in range(repeats):
+        for h in heads:
+            for n, c in cells.items():
+                best[(h, n)] = max(best[(h, n)], clips_per_second(c, h, steps))
+    return {h: (best[(h, 2)], best[(h, 4)]) for h in heads}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="default")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--layout", action="store_true", help="also compare the video encoder's memory layouts")
+    ap.add_argument("--positions", action="store_true", help="also time 4 x 4 against 2 x 2 video positions")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     cfg = load_config(args.profile)
@@ -87,6 +104,10 @@ def main() -> None:
         cps = clips_per_second(cfg, head, args.steps)
         base = base or cps
         print(f"{head:>14}: {cps:8.1f} clips/s   ({base / cps:5.2f}x the time of the audio-only model)")
+    if args.positions:
+        for head, (two, four) in positions_ratio(cfg, args.steps, args.repeats).items():
+            print(f"{head:>14}: 2 x 2 cells {two:7.1f} clips/s, 4 x 4 cells {four:7.1f} clips/s: 4 x 4 takes "
+                  f"{two / four:.2f}x the time")
     if args.layout:
         cl, contiguous = layout_ratio(cfg, args.steps, args.repeats)
         print(f"video encoder forward + backward: channels-last 3D {cl:.1f} clips/s, contiguous {contiguous:.1f} "
