@@ -66,19 +66,24 @@ def write_avi(path: Path, n_frames: int):
     w.release()
 
 
-def write_media_tree(tmp_path: Path) -> Path:
-    """One dialog of three 1 s utterances (neu, ang, sad) with a 3 s MJPEG video and noise wavs."""
+def write_dialog_tree(tmp_path: Path, blocks, video_seconds: float, video_writer=None) -> Path:
+    """IEMOCAP_full_release with one dialog (Ses01F_impro01): `blocks` (start, end, utterance, code), an MJPEG
+    video of `video_seconds` (written by `video_writer(path, n_frames)`, default write_avi) and noise wavs."""
     root = tmp_path / "IEMOCAP_full_release"
-    blocks = [(0.0, 1.0, "Ses01F_impro01_F000", "neu"), (1.0, 2.0, "Ses01F_impro01_M000", "ang"),
-              (2.0, 3.0, "Ses01F_impro01_F001", "sad")]
     s = write_session(root, 1, {"Ses01F_impro01": blocks}, video=False)
-    write_avi(s / "dialog" / "avi" / "DivX" / "Ses01F_impro01.avi", 3 * FPS)
+    (video_writer or write_avi)(s / "dialog" / "avi" / "DivX" / "Ses01F_impro01.avi", round(video_seconds * FPS))
     rng = np.random.default_rng(0)
     for start, end, utt, _ in blocks:
         wav = s / "sentences" / "wav" / "Ses01F_impro01" / f"{utt}.wav"
         wav.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(wav, 0.1 * rng.standard_normal(int((end - start) * 16000)).astype(np.float32), 16000)
+        sf.write(wav, 0.1 * rng.standard_normal(int(round((end - start) * 16000))).astype(np.float32), 16000)
     return root
+
+
+def write_media_tree(tmp_path: Path) -> Path:
+    """One dialog of three 1 s utterances (neu, ang, sad) with a 3 s MJPEG video and noise wavs."""
+    return write_dialog_tree(tmp_path, [(0.0, 1.0, "Ses01F_impro01_F000", "neu"), (1.0, 2.0, "Ses01F_impro01_M000", "ang"),
+                                        (2.0, 3.0, "Ses01F_impro01_F001", "sad")], 3)
 
 
 def cfg_for():

@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 import torch
 
 from mmlib.checkpoints import ModelSpec
@@ -18,11 +17,9 @@ from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.iemocap import load_corpus
 from mmlib.data.splits import Fold
 from mmlib.inference import predict
-from tests.iemocap_trees import write_session
+from tests.iemocap_trees import FPS, SIZE, write_dialog_tree  # each half of a frame is SIZE x SIZE
 
 CLASSES = ["neu", "hap", "sad", "ang"]
-FPS = 10
-SIZE = 32  # each half is SIZE x SIZE
 LEVEL = 2  # frame i has brightness LEVEL * i: up to 127 frames (12.7 s)
 
 
@@ -86,15 +83,7 @@ BLOCKS = [(0.5, 8.0, "Ses01F_impro01_F000", "neu"),  # 7.5 s: 3 chunks, 2 under 
 
 @pytest.fixture
 def tree(tmp_path):
-    root = tmp_path / "IEMOCAP_full_release"
-    s = write_session(root, 1, {"Ses01F_impro01": BLOCKS}, video=False)
-    write_avi(s / "dialog" / "avi" / "DivX" / "Ses01F_impro01.avi", 12 * FPS)
-    rng = np.random.default_rng(0)
-    for start, end, utt, _ in BLOCKS:
-        wav = s / "sentences" / "wav" / "Ses01F_impro01" / f"{utt}.wav"
-        wav.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(wav, 0.1 * rng.standard_normal(int(round((end - start) * 16000))).astype(np.float32), 16000)
-    return root
+    return write_dialog_tree(tmp_path, BLOCKS, 12, write_avi)
 
 
 def cfg_for(**over):
