@@ -50,7 +50,9 @@ _NOT_DATA = ("data_dir", "root", "on_error")  # where the corpus is, not what it
 
 def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
     """`cfg` with the training settings that cannot affect `head` reset, so that one model has one key: the
-    ranking settings of a head trained without the ranking term, the fusion-only settings of a unimodal head.
+    ranking settings of a head trained without the ranking term, the fusion-only settings of a unimodal head
+    (train.blank too: a fusion arm with a constant face starts from the ordinary unimodal models), the video
+    normalization of the audio model.
     (An ablation of the ranking loss then reuses, not retrains, the unimodal models it starts from.)"""
     t, base = cfg.train, TrainConfig()
     changes: dict = {}
@@ -59,10 +61,15 @@ def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
     else:
         changes.update(rank_heads=(), rank_weight=0.0, similarity=base.similarity, rank_loss=base.rank_loss,
                        margin=base.margin, impostor_other_label=base.impostor_other_label)
+    model, data = cfg.model, cfg.data
     if head in UNIMODAL:
         changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal,
-                       finetune_lr=base.finetune_lr)
-    return replace(cfg, train=replace(t, **changes))
+                       finetune_lr=base.finetune_lr, finetune_patience=base.finetune_patience, blank=base.blank,
+                       balance=base.balance, balance_alpha=base.balance_alpha)
+        model = replace(model, unimodal_path=False)
+        if head == "audio":
+            data = replace(data, video_scale="speaker")
+    return replace(cfg, train=replace(t, **changes), model=model, data=data)
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
         audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
         dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
         aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,
-        narrow_downsample=m.narrow_downsample,
+        narrow_downsample=m.narrow_downsample, unimodal_path=m.unimodal_path,
     )
 
 
@@ -264,10 +271,15 @@ def learning_curves(ledger: Ledger, ckpt_dir: str | Path) -> pd.DataFrame:
         hist = pd.DataFrame(payload.get("history") or {})
         if hist.empty:
             continue
+        synth = payload["config"].get("synth", {})
         frames.append(hist.assign(checkpoint=r["checkpoint"], head=r["head"], fold=r["fold"], seed=r["seed"],
                                   kept=hist["epoch"] == payload.get("best_epoch"),
-                                  max_epochs=payload["config"]["train"]["max_epochs"]))
-    cols = ["checkpoint", "head", "fold", "seed", "epoch", "kept", "max_epochs"]
+                                  max_epochs=payload["config"]["train"]["max_epochs"],
+                                  balance=payload["config"]["train"].get("balance", "none"),
+                                  face_expressiveness=synth.get("face_expressiveness"),
+                                  voice_expressiveness=synth.get("voice_expressiveness")))
+    cols = ["checkpoint", "head", "fold", "seed", "epoch", "kept", "max_epochs", "balance", "face_expressiveness",
+            "voice_expressiveness"]
     if not frames:
         return pd.DataFrame(columns=cols)
     out = pd.concat(frames, ignore_index=True)
@@ -280,9 +292,8 @@ def convergence(curves: pd.DataFrame) -> pd.DataFrame:
     median number of epochs run. High shares mean the recipe does not let training converge."""
     rows = []
     for head, g in curves.groupby("head", sort=False):
-        per = g.groupby("checkpoint").agg(kept=("epoch", lambda e: int(e[g.loc[e.index, "kept"]].max())
-                                                if g.loc[e.index, "kept"].any() else -1),
-                                          last=("epoch", "max"), max_epochs=("max_epochs", "first"))
+        per = g.groupby("checkpoint").agg(last=("epoch", "max"), max_epochs=("max_epochs", "first"))
+        per["kept"] = g[g["kept"]].groupby("checkpoint")["epoch"].first().reindex(per.index).fillna(-1).astype(int)
         rows.append({"head": head, "trainings": len(per), "kept_first": float((per["kept"] == 0).mean()),
                      "kept_last": float((per["kept"] == per["last"]).mean()),
                      "hit_max_epochs": float((per["last"] + 1 >= per["max_epochs"]).mean()),

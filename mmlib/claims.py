@@ -3,7 +3,7 @@
     from mmlib import claims
     table1 = claims.claim1(pred)                          # matchmap vs concat, fusion vs unimodal, ...
     tests = claims.compare(pred, [("matchmap[train.rank_weight=0.0]", "concat")])   # any pairs, one family
-    table2 = claims.claim2(sweep, rob, weak_level=0.0)    # the reliability sweep and degradation at test time
+    table2 = claims.claim2(sweep, rob, miss)              # the graded sweep's contrasts, degradation, missing modality
     claims.verdict(stats.paired(pred, "matchmap", "concat"))   # "shown: ...", "not shown" or "not testable: ..."
     claims.family(rows)                                   # any list of paired rows as a Holm-controlled family
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mmlib import oracle, reliability, stats
+from mmlib import reliability, stats
 from mmlib.models.fusion import UNIMODAL
 
 CLAIM1_PAIRS = (("matchmap", "concat"), ("matchmap_attn", "concat"), ("matchmap", "audio"), ("matchmap", "video"),
@@ -59,25 +59,59 @@ def claim1(pred: pd.DataFrame, pairs=CLAIM1_PAIRS, metric: str = "UA") -> pd.Dat
     return compare(pred, pairs, metric)
 
 
-def claim2(sweep: pd.DataFrame, rob: pd.DataFrame, weak_level: float, metric: str = "UA") -> pd.DataFrame:
-    """Claim 2 measured, one row per comparison, with its verdict:
+def claim2(sweep: pd.DataFrame, rob: pd.DataFrame | None = None, miss: pd.DataFrame | None = None,
+           head: str = "matchmap", baseline: str = "concat", metric: str = "UA",
+           degradation_levels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Claim 2 measured ("fusion gives better results when one of the unimodal signals is underperforming"),
+    one Holm family, each row naming its contrast (column `contrast`):
 
-    - for each weakened modality (face, voice) and each fusion model of the sweep (in the sweep's order):
-      does its gain over the best unimodal model change from expressiveness 1 to `weak_level`
-      (reliability.gain_change);
-    - for each degradation knob of `rob` (reliability.degradation's predictions) at its last (worst) level:
-      each fusion model of `rob` against the unimodal model of the modality the knob leaves intact.
+    (a) for each weakened modality of the sweep: how `head` - `baseline` changes as that modality weakens
+        (reliability.trend: the slope over the graded levels; > 0: matchmap's advantage grows);
+    (b) for each weakened modality and level below 1: `head` - the best unimodal model chosen on validation
+        (does fusion beat the better single stream while one stream underperforms?), and the trend of that
+        gain over the levels;
+    degradation: for each knob of `rob` (reliability.degradation, clean normalizer) at the level
+        `degradation_levels[knob]` (fixed before the run; default: the knob's last level), `head` against the
+        unimodal model of the intact modality;
+    missing modality: `head` given one stream (`miss`, reliability.missing_modality) against that stream's
+        unimodal model.
     """
     rows = []
-    fused = [m for m in dict.fromkeys(sweep["model"]) if m not in UNIMODAL and not oracle.is_oracle(m)]
-    for modality in ("face", "voice"):
-        rows += [reliability.gain_change(sweep, modality, head, weak_level, metric=metric) for head in fused]
-    fused = [m for m in dict.fromkeys(rob["model"]) if m not in UNIMODAL]
-    for knob, g in rob.groupby("knob", sort=False):
-        worst = list(dict.fromkeys(g["level"]))[-1]
-        intact = "video" if knob.startswith("audio") else "audio"
-        at = g[g["level"] == worst]
-        rows += [{"claim": f"{head} vs the {intact}-only model at {knob} = {worst}", **stats.paired(at, head, intact,
-                                                                                                    metric)}
-                 for head in fused]
+    controls = reliability.with_controls(sweep)
+    for modality in [m for m in ("face", "voice") if m in set(sweep["modality"])]:
+        lv = f"{modality} expressiveness"
+        t = reliability.trend(controls, modality, head, baseline, metric)
+        rows.append({"contrast": "(a) advantage over the baseline vs weakness",
+                     "claim": f"{head} - {baseline}: change per unit of lost {lv} (levels {t['levels']})", **t})
+        g = controls[controls["modality"] == modality]
+        for level in sorted(g["level"].unique()):
+            if level < 1.0:
+                at = g[g["level"] == level]
+                rows.append({"contrast": "(b) gain over the best unimodal model",
+                             "claim": f"{head} - {reliability.BEST} at {lv} {level:g}", "modality": modality,
+                             "level": level, **stats.paired(at, head, reliability.BEST, metric)})
+        t = reliability.trend(controls, modality, head, reliability.BEST, metric)
+        rows.append({"contrast": "(b) gain over the best unimodal model vs weakness",
+                     "claim": f"{head} - {reliability.BEST}: change per unit of lost {lv} (levels {t['levels']})",
+                     **t})
+    if rob is not None and not rob.empty:
+        clean = rob[rob["normalizer"] == "clean"] if "normalizer" in rob else rob
+        for knob, g in clean.groupby("knob", sort=False):
+            worst = (degradation_levels or {}).get(knob, list(dict.fromkeys(g["level"]))[-1])
+            if worst not in set(g["level"]):
+                raise ValueError(f"{knob}: level {worst!r} was not run; levels {list(dict.fromkeys(g['level']))}")
+            intact = "video" if knob.startswith("audio") else "audio"
+            at = g[g["level"] == worst]
+            rows.append({"contrast": "degradation at test time", "claim": f"{head} vs the {intact} model at "
+                         f"{knob} = {worst}", **stats.paired(at, head, intact, metric)})
+    if miss is not None and not miss.empty:
+        for given, uni in (("audio only", "audio"), ("video only", "video")):
+            a = miss[(miss["model"] == head) & (miss["condition"] == given)]
+            b = miss[(miss["model"] == uni) & (miss["condition"] == given)]
+            if a.empty or b.empty:
+                continue
+            both = pd.concat([a.assign(model=f"{head} ({given})"), b], ignore_index=True)
+            rows.append({"contrast": "missing modality at test time",
+                         "claim": f"{head} given {given.replace(' only', '')} only vs the {uni} model",
+                         **stats.paired(both, f"{head} ({given})", uni, metric)})
     return family(rows)

@@ -4,7 +4,7 @@
     mmlib features --profile quick                              # extract (or reuse) cached features
     mmlib features --profile paper --data-root /data/IEMOCAP_full_release --on-error skip
     mmlib study --profile default                               # the notebooks -> results/default/
-    mmlib study -p secondary_seeds "[42, 43, 44]" -p sweep_levels "[0.5, 0.0]"   # notebook parameters (README)
+    mmlib study -p secondary_seeds "[42, 43, 44]" -p sweep_levels "[0.0, 0.25, 0.5, 0.75]"   # notebook parameters (README)
     mmlib study --profile paper --data-root /data/IEMOCAP_full_release
     mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
     mmlib recipe --profile default                              # the training recipe, chosen on validation data

@@ -32,6 +32,12 @@ class DataConfig:
     protocol: str = "loso5"  # loso5 | session_speaker10 (the authors') | ravdess6_lit | cremad5_lit | actor<k> (splits.py)
     on_error: str = "raise"  # raise | skip: what bad media does to a run
     speaker_norm: bool = True  # standardize features per speaker (label-free); False = the authors' global
+    video_scale: str = "speaker"  # speaker_norm's video: "speaker" divides the de-meaned face by the speaker's residual
+    # sd; "unscaled" only subtracts the speaker's mean face (a near-constant face then stays near zero: a diagnosis arm)
+
+    def __post_init__(self) -> None:
+        if self.video_scale not in ("speaker", "unscaled"):
+            raise ValueError(f"data.video_scale must be 'speaker' or 'unscaled', got {self.video_scale!r}")
 
 
 # The synthetic corpus's generator settings (mmlib.data.synthetic renders them; see its plan.py).
@@ -139,6 +145,8 @@ class ModelConfig:
     pretrained_video: bool = False  # Kinetics weights from the local torch hub cache only
     aux_heads: bool = False  # auxiliary unimodal classifiers on each branch
     vad_head: bool = False  # valence/arousal/dominance regression
+    unimodal_path: bool = False  # fusion heads: add Linear(pooled audio) + Linear(pooled video) to the head's logits,
+    # so the model can rely on one stream alone (matchmap's bilinear head cannot ignore a stream by itself)
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,12 @@ class TrainConfig:
     vad_weight: float = 0.0  # weight of the VAD regression
     finetune_lr: Optional[float] = None  # learning rate of a fusion model started from unimodal checkpoints
     # (None: train.lr); chosen apart from the from-scratch rate, on validation speakers (mmlib.recipe)
+    finetune_patience: Optional[int] = None  # early-stopping patience of such a fine-tuning (None: train.patience)
     modality_dropout: float = 0.0  # P(one stream of a training item is zeroed), fusion heads (data/blanking.py)
+    blank: Optional[str] = None  # "audio" | "video": that stream zero-filled in training, validation and test alike
+    # (a constant input: the control that asks whether a fusion head is hurt by a stream that carries nothing)
+    balance: str = "none"  # none | ogm_ge: OGM-GE (Peng et al. 2022) on-the-fly gradient modulation of fusion heads
+    balance_alpha: float = 0.5  # OGM-GE's alpha: the dominant encoder's gradients x (1 - tanh(alpha x ratio)); not tuned
     init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
     precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
     devices: Any = "auto"
@@ -170,6 +183,14 @@ class TrainConfig:
     strategy: str = "auto"
     num_workers: int = 0  # DataLoader workers per training (GPU profiles: see RunConfig and README)
     threads: int = 1  # torch threads of one training (CPU); the same under every executor, so results agree
+
+    def __post_init__(self) -> None:
+        if self.blank not in (None, "audio", "video"):
+            raise ValueError(f"train.blank must be None, 'audio' or 'video', got {self.blank!r}")
+        if self.balance not in ("none", "ogm_ge"):
+            raise ValueError(f"train.balance must be 'none' or 'ogm_ge', got {self.balance!r}")
+        if self.balance_alpha < 0:
+            raise ValueError(f"train.balance_alpha must be >= 0, got {self.balance_alpha}")
 
 
 @dataclass(frozen=True)
@@ -289,7 +310,7 @@ CPU_SIZES: dict[str, Any] = {
     "model.video_arch": "narrow",
     "model.video_width": 8,
     "model.pool_hw": 2,  # 32 px faces / 16 = 2 x 2 trunk cells: the matchmap's 4 video positions, none repeated
-    # (narrow_downsample=8 keeps 4 x 4 cells but made every video training ~2.5x slower here: see README)
+    # (narrow_downsample=8 keeps 4 x 4 cells at 1.08-1.19x the time per step: benchmarks/bench_training.py --positions)
     "train.batch_size": 32,
     "train.lr": 2e-3,
     "train.max_epochs": 40,  # a bound, not a budget: early stopping ends trainings (tables/convergence.csv)

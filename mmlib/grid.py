@@ -64,6 +64,7 @@ class Outcome:
     seconds: float
     best_epoch: int | None = None
     init: dict[str, str] = field(default_factory=dict)
+    val_ua: float | None = None  # validation UA at the kept epoch
 
 
 def dependencies(job: Job) -> list[Job]:
@@ -93,7 +94,7 @@ def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, kee
     init = {o.job.spec.head: Path(o.checkpoint) for o in inits}
     fitted = training.fit(job.spec, table, feats, ckpt_dir, init or None, job.retrain, keep, progress=False)
     return Outcome(job, fitted.predict(), str(fitted.checkpoint), fitted.trained, weights_digest(fitted.checkpoint),
-                   round(time.time() - t0, 2), fitted.best_epoch, {m: str(p) for m, p in init.items()})
+                   round(time.time() - t0, 2), fitted.best_epoch, {m: str(p) for m, p in init.items()}, fitted.val_ua)
 
 
 def run(jobs: list[Job], table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str | Path, run_cfg: RunConfig,

@@ -24,9 +24,6 @@ from mmlib.checkpoints import ModelSpec, fixed_audio_frames
 from mmlib.data import blanking
 from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate
 
-PREDICTION_COLUMNS = ("id", "fold", "seed", "model", "speaker")  # then any extra columns, true, pred, p_<class>
-
-
 def normalizer(spec: ModelSpec, table: pd.DataFrame, feats):
     """The feature standardization of spec's fold.
 
@@ -36,7 +33,7 @@ def normalizer(spec: ModelSpec, table: pd.DataFrame, feats):
     statistics fitted on the fold's training utterances only.
     """
     if spec.cfg.data.speaker_norm:
-        return SpeakerNormalizer(table, feats, spec.modalities)
+        return SpeakerNormalizer(table, feats, spec.modalities, spec.cfg.data.video_scale)
     if "audio" in spec.modalities:
         return Normalizer.fit([feats.audio[i] for i in spec.fold.train])
     return Normalizer(0.0, 1.0)
@@ -69,13 +66,19 @@ def pad_frames(spec: ModelSpec) -> int | None:
     return fixed_audio_frames(cfg) if (spec.head == "matchmap" or cfg.audio.chunk_seconds is not None) else None
 
 
+def _collate(items, chunk_frames, blank):
+    return blanking.blank(collate(items, chunk_frames=chunk_frames), blank)
+
+
 def loader(ds: EmotionDataset, spec: ModelSpec, shuffle: bool = False, batch_size: int | None = None) -> DataLoader:
-    """Batches of `ds` as spec's model takes them; shuffled from spec's seed when training."""
+    """Batches of `ds` as spec's model takes them; shuffled from spec's seed when training. With train.blank
+    the named stream is zero-filled in every batch (training, validation and test: a constant input)."""
     t = spec.cfg.train
     batch_size = batch_size or t.batch_size
+    blank = spec.config.train.blank if spec.config.train.blank in spec.modalities else None
     return DataLoader(
         ds, batch_size=batch_size, shuffle=shuffle, num_workers=t.num_workers,
-        collate_fn=partial(collate, chunk_frames=pad_frames(spec)),
+        collate_fn=partial(_collate, chunk_frames=pad_frames(spec), blank=blank),
         generator=torch.Generator().manual_seed(spec.seed if shuffle else 0),
         drop_last=shuffle and len(ds) > batch_size,  # BatchNorm needs > 1 item
         pin_memory=torch.cuda.is_available(), persistent_workers=t.num_workers > 0,

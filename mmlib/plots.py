@@ -32,10 +32,42 @@ import seaborn as sns
 COLUMN = 3.5  # inches: one column of a two-column paper (IEEE, ACM, ICPRS)
 PAGE = 7.16  # inches: the full text width of a two-column paper
 
-MODEL_ORDER = ("audio", "video", "concat", "matchmap", "matchmap_attn")
+MODEL_ORDER = ("audio", "video", "best unimodal (validation)", "late fusion", "concat", "matchmap", "matchmap_attn")
 PALETTE = {"audio": "#0072B2", "video": "#E69F00", "concat": "#009E73", "matchmap": "#D55E00",
-           "matchmap_attn": "#CC79A7"}  # Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple
-OTHER_COLORS = ("#56B4E9", "#000000", "#F0E442", "#777777")  # the rest of Okabe & Ito, for unknown model families
+           "matchmap_attn": "#CC79A7",  # Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple
+           "late fusion": "#56B4E9", "best unimodal (validation)": "#777777"}  # the untrained controls
+OTHER_COLORS = ("#000000", "#F0E442", "#999999")  # the rest of Okabe & Ito, for unknown model families
+
+# what an override in a model's name means, in a paper's words (label)
+OVERRIDE_WORDS = {
+    "train.modality_dropout": "modality dropout {v}", "train.rank_weight": "ranking weight {v}",
+    "train.balance": {"ogm_ge": "OGM-GE"}, "train.blank": {"video": "constant face", "audio": "constant voice"},
+    "train.finetune_patience": "fine-tuning patience {v}", "data.video_scale": {"unscaled": "face not rescaled"},
+    "model.unimodal_path": {"True": "additive unimodal path"}, "train.similarity": "{v} pooling",
+    "data.speaker_norm": {"False": "training-set normalization"},
+}
+KNOB_WORDS = {"audio.snr_db": "speech SNR (dB)", "video.occlusion": "occluded share of the face",
+              "video.blur_sigma": "face blur (sigma, px)", "video.drop_prob": "share of frames dropped",
+              "face": "face expressiveness", "voice": "voice expressiveness"}
+
+
+def label(name: str) -> str:
+    """A model name as a paper would print it: 'matchmap[train.modality_dropout=0.5]' -> 'matchmap + modality
+    dropout 0.5'; unknown overrides stay as key=value."""
+    if "[" not in name or not name.endswith("]"):
+        return name
+    base, inner = name[:-1].split("[", 1)
+    words = []
+    for part in inner.split(","):
+        key, _, value = part.partition("=")
+        rule = OVERRIDE_WORDS.get(key)
+        if isinstance(rule, dict):
+            words.append(rule.get(value, f"{key}={value}"))
+        elif rule:
+            words.append(rule.format(v=value))
+        else:
+            words.append(part)
+    return f"{base} + {', '.join(words)}"
 SHADES = (0.45, -0.35, 0.7, -0.55, 0.25, -0.2)  # variants: >0 mixes toward white, <0 toward black
 CLASS_ORDER = ["neu", "hap", "sad", "ang", "exc", "fru", "cal", "fea", "dis", "sur"]
 CLASS_PALETTE = {"neu": "#8C8C8C", "hap": "#DDAA33", "sad": "#004488", "ang": "#BB5566", "exc": "#999933",
@@ -438,7 +470,8 @@ def paired_differences(tests: pd.DataFrame, title: str = "") -> plt.Figure:
     """Forest plot of paired comparisons (stats.paired / claims rows): mean difference a - b with its 95 %
     interval over test speakers and seeds, and the fold-level p-value at the right (Holm-adjusted when the
     table is a claims family)."""
-    labels = [f"{r.model_a} - {r.model_b}" for r in tests.itertuples()]
+    labels = (list(tests["label"]) if "label" in tests else
+              [f"{label(r.model_a)} - {label(r.model_b)}" for r in tests.itertuples()])
     fig, ax = plt.subplots(figsize=(COLUMN + 1.2, 0.9 + 0.3 * len(tests)))
     y = np.arange(len(tests))[::-1]
     for yi, r in zip(y, tests.itertuples()):

@@ -1,13 +1,16 @@
 """Figures of "when does fusion help?" (notebook 05), in the style of mmlib.plots (to move there).
 
     from mmlib import plots, plots_reliability as pr, reliability as rel
-    fig = pr.sweep(rel.sweep_table(sweep))            # fusion gain vs the gap between the unimodal models
+    fig = pr.sweep_scores(rel.sweep_scores(pred))     # every model's UA per level, oracle ceilings beside
+    fig = pr.sweep_gains(rel.sweep_gains(pred))       # (b) fusion - best unimodal vs the unimodal gap, oracle's gain
+    fig = pr.sweep_versus(rel.sweep_versus(pred))     # (a) fusion models - concat per level
+    fig = pr.contributions(sweep["contributions"])    # the weakened stream's Shapley value per level
     fig = pr.missing_modality(summary)                # model x condition bars (UA, lo, hi)
     fig = pr.effective_robustness(rel.effective_robustness(rob))
     plots.save(fig, "fusion_gain_vs_gap", "results/default/figures")
 
-Intervals come in as columns lo / hi (computed by the caller, e.g. reliability.sweep_table's speaker-level
-bootstrap); the figures only draw them.
+Intervals come in as columns (computed by the caller: mmlib.stats through reliability's tables); the figures
+only draw them. Models are labelled in a paper's words (plots.label).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mmlib import plots
+from mmlib import oracle, plots
 
 CONDITION_COLORS = {"audio+video": "#555555", "audio only": plots.PALETTE["audio"],
                     "video only": plots.PALETTE["video"]}
@@ -33,42 +36,165 @@ def _yerr(df: pd.DataFrame, y: str) -> np.ndarray | None:
     return np.vstack([df[y] - df["lo"], df["hi"] - df[y]]).clip(min=0)
 
 
-def sweep(summary: pd.DataFrame, metric: str = "UA", x: str = "gap_weak") -> plt.Figure:
-    """Fusion's gain over the best unimodal model against the gap between the unimodal models.
+def _panels(modalities) -> list[str]:
+    present = list(dict.fromkeys(modalities))
+    return [m for m in ("face", "voice") if m in present] + [m for m in present if m not in ("face", "voice")]
 
-    summary: one row per modality (the one weakened), level and fusion model with `x` (default
-    gap_weak: intact unimodal - weakened unimodal, reliability.sweep_table), gain and optionally
-    lo / hi (the gain's interval). One panel per weakened modality, one curve per head, the
-    expressiveness levels written under the points. The claim holds where the curves rise.
-    """
-    mods = [m for m in ("face", "voice") if m in set(summary["modality"])] + sorted(
-        set(summary["modality"]) - {"face", "voice"})
-    fig, axes = plt.subplots(1, len(mods), figsize=(min(plots.PAGE, 3.5 * len(mods)), 3.0), squeeze=False, sharey=True)
+
+def _curves(d: pd.DataFrame) -> list[str]:
+    """The models of a panel drawn as curves: those run at two levels or more (a diagnosis arm trained at one
+    level only has its own figure), in the study's order."""
+    n = d.groupby("model")["level"].nunique()
+    return [m for m in _models(d["model"]) if n[m] > 1]
+
+
+def _weakened(mod: str) -> str:
+    return f"{mod} weakened" if mod in ("face", "voice") else str(mod)
+
+
+def _legend_below(fig, axes, ncols: int = 4) -> None:
+    seen: dict[str, object] = {}
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    seen = dict(sorted(seen.items(), key=lambda kv: kv[0].startswith("oracle")))  # models first, references last
+    fig.legend(list(seen.values()), list(seen), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=ncols,
+               frameon=False, fontsize=7)
+
+
+def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
+    """Each model's score against the weakened modality's expressiveness (one panel per weakened modality),
+    with its interval, and the oracle ceilings at each level (black: both cues; grey dashed: the weakened
+    modality's own cue). scores: reliability.sweep_scores."""
+    mods = _panels(scores["modality"])
+    fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 2.9), squeeze=False, sharey=True)
     for ax, mod in zip(axes[0], mods):
-        sub = summary[summary["modality"] == mod]
-        for k, model in enumerate(_models(sub["model"])):
-            d = sub[sub["model"] == model].sort_values(x)
-            ax.errorbar(d[x], d["gain"], yerr=_yerr(d, "gain"), color=plots._color(model), marker="o",
-                        capsize=3, label=model, lw=1.6)
-            if k == 0:  # level labels once per panel, along the bottom edge; stacked where points nearly coincide
-                xs = d[x].to_numpy(dtype=float)
-                span = float(np.ptp(xs)) if len(xs) else 0.0
-                row, prev = 0, None
-                for gx, lv in zip(xs, d["level"]):
-                    row = row + 1 if prev is not None and abs(gx - prev) <= 0.08 * span else 0
-                    prev = gx
-                    ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 4 + 10 * row),
-                                textcoords="offset points", ha="center", fontsize=8, color="#555555")
+        d = scores[scores["modality"] == mod]
+        for model in _curves(d):
+            g = d[d["model"] == model].sort_values("level")
+            ax.errorbar(g["level"], g[f"{metric}_mean"], yerr=np.vstack([g[f"{metric}_mean"] - g[f"{metric}_lo"],
+                        g[f"{metric}_hi"] - g[f"{metric}_mean"]]).clip(min=0), color=plots._color(model), marker="o",
+                        ms=3, capsize=2, lw=1.2, label=plots.label(model))
+        weak = rel_weak(mod)
+        both = d[d["model"].map(oracle.ceiling_of) == "oracle: both"].drop_duplicates("level").sort_values("level")
+        own = d[d["model"] == weak].sort_values("level")
+        ax.plot(both["level"], both["ceiling"], "-", color="black", lw=1, label="oracle: both cues")
+        ax.plot(own["level"], own["ceiling"], "--", color="#777777", lw=1, label=f"oracle: the weakened stream's cue")
+        ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod), ylim=(0, 1))
+        ax.set_xticks(sorted(d["level"].unique()))
+    axes[0][0].set_ylabel(f"{metric} (mean, 95 % interval)")
+    fig.tight_layout()
+    _legend_below(fig, axes)
+    return fig
+
+
+def rel_weak(mod: str) -> str:
+    """The unimodal model of a weakened modality."""
+    return {"face": "video", "voice": "audio"}.get(mod, mod)
+
+
+def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
+    """Contrast (b): each fusion model's gain over the best unimodal model (chosen on validation) against the gap
+    between the unimodal models (intact - weakened), one panel per weakened modality, with the oracle's own gain
+    at each level (black: what fusion could gain there). Grey numbers: the weakened modality's level.
+    gains: reliability.sweep_gains."""
+    mods = _panels(gains["modality"])
+    fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 3.0), squeeze=False, sharey=True)
+    for ax, mod in zip(axes[0], mods):
+        sub = gains[gains["modality"] == mod]
+        for model in _curves(sub):
+            d = sub[sub["model"] == model].sort_values("gap_weak")
+            ax.errorbar(d["gap_weak"], d["diff"], yerr=np.vstack([d["diff"] - d["diff_lo"], d["diff_hi"] - d["diff"]]),
+                        color=plots._color(model), marker="o", ms=3, capsize=2, lw=1.2, label=plots.label(model))
+        o = sub.drop_duplicates("level").sort_values("gap_weak")
+        ax.plot(o["gap_weak"], o["oracle_gain"], "s-", color="black", ms=3, lw=1, label="oracle's gain (both cues "
+                "- better single cue)")
+        for gx, lv in zip(o["gap_weak"], o["level"]):
+            ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                        textcoords="offset points", ha="center", fontsize=7, color="#555555")
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
-        weak, intact = ("video", "audio") if mod in ("face", "video") else ("audio", "video")
-        xlabel = (f"{intact}-only - {weak}-only ({metric})" if x == "gap_weak"
-                  else f"gap between the unimodal models ({metric})")
-        ax.set(title=WEAKENED.get(mod, mod), xlabel=xlabel, ylabel=f"fusion - best unimodal ({metric})")
-        ax.margins(y=0.12)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncols=len(labels) + 1, frameon=False, fontsize=9,
-               title="grey numbers: expressiveness level of the weakened modality", title_fontsize=8)
+        weak = rel_weak(mod)
+        intact = "audio" if weak == "video" else "video"
+        ax.set(title=_weakened(mod), xlabel=f"{intact} model - {weak} model ({metric})")
+    axes[0][0].set_ylabel(f"fusion - best unimodal ({metric})")
+    fig.tight_layout()
+    _legend_below(fig, axes)
+    return fig
+
+
+def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "UA") -> plt.Figure:
+    """Contrast (a): each fusion model minus `baseline` against the weakened modality's expressiveness (one panel
+    per weakened modality), with its interval. versus: reliability.sweep_versus."""
+    mods = _panels(versus["modality"])
+    fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 2.9), squeeze=False, sharey=True)
+    models = _models(versus["model"])
+    offset = {m: (i - (len(models) - 1) / 2) * 0.012 for i, m in enumerate(models)}  # side by side at each level
+    for ax, mod in zip(axes[0], mods):
+        sub = versus[versus["modality"] == mod]
+        for model in [m for m in models if m in _curves(sub)]:
+            d = sub[sub["model"] == model].sort_values("level")
+            ax.errorbar(d["level"] + offset[model], d["diff"], yerr=np.vstack([d["diff"] - d["diff_lo"],
+                        d["diff_hi"] - d["diff"]]), color=plots._color(model), marker="o", ms=3, capsize=2, lw=1.2,
+                        label=plots.label(model))
+        ax.axhline(0, color="#999999", lw=0.8, ls="--")
+        ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod))
+        ax.set_xticks(sorted(sub["level"].unique()))
+    axes[0][0].set_ylabel(f"model - {baseline} ({metric})")
+    fig.tight_layout()
+    _legend_below(fig, axes)
+    return fig
+
+
+def contributions(contrib: pd.DataFrame) -> plt.Figure:
+    """What each modality contributes: per fusion model, the Shapley value of the weakened modality's stream
+    (left panel per modality) against its expressiveness, with its interval; the values of both streams sum to
+    the model's score minus its score with both streams blanked. contrib: reliability.shapley's summary."""
+    mods = _panels(contrib["modality"])
+    fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 2.9), squeeze=False, sharey=True)
+    for ax, mod in zip(axes[0], mods):
+        sub = contrib[contrib["modality"] == mod]
+        stream = rel_weak(mod)
+        for model in _curves(sub):
+            d = sub[sub["model"] == model].sort_values("level")
+            y = d[f"phi_{stream}"]
+            ax.errorbar(d["level"], y, yerr=np.vstack([y - d[f"phi_{stream}_lo"], d[f"phi_{stream}_hi"] - y]),
+                        color=plots._color(model), marker="o", ms=3, capsize=2, lw=1.2, label=plots.label(model))
+        ax.axhline(0, color="#999999", lw=0.8, ls="--")
+        ax.set(title=f"{_weakened(mod)}: the {stream} stream's Shapley value", xlabel=plots.KNOB_WORDS.get(mod, mod))
+        ax.set_xticks(sorted(sub["level"].unique()))
+    axes[0][0].set_ylabel("Shapley value (UA points as a fraction)")
+    fig.tight_layout()
+    _legend_below(fig, axes)
+    return fig
+
+
+def robustness(summary: pd.DataFrame, metric: str = "UA", chance: float | None = None) -> plt.Figure:
+    """UA under test-time degradation, one panel per knob (in a paper's words), a line per model, solid with the
+    clean speaker statistics and dotted with statistics refitted on the degraded features (column normalizer),
+    bands = 95 % intervals. summary: metrics.summarize by knob, level, normalizer, model."""
+    knobs = list(dict.fromkeys(summary["knob"]))
+    fig, axes = plt.subplots(1, len(knobs), figsize=(plots.PAGE, 3.0), squeeze=False, sharey=True)
+    for ax, knob in zip(axes[0], knobs):
+        d = summary[summary["knob"] == knob]
+        levels = list(dict.fromkeys(d["level"].map(_level_label)))
+        for model in _models(d["model"]):
+            for norm, style in (("clean", "-"), ("refitted", ":")):
+                g = d[(d["model"] == model) & (d.get("normalizer", "clean") == norm)]
+                if g.empty:
+                    continue
+                xs = g["level"].map(_level_label).map(levels.index).to_numpy()
+                ax.plot(xs, g[f"{metric}_mean"], style, marker="o", ms=3, color=plots._color(model),
+                        label=plots.label(model) if norm == "clean" else None)
+                if norm == "clean":
+                    ax.fill_between(xs, g[f"{metric}_lo"], g[f"{metric}_hi"], color=plots._color(model), alpha=0.12,
+                                    lw=0)
+        if chance is not None:
+            ax.axhline(chance, color="#999999", lw=0.8, ls="--")
+        ax.set_xticks(range(len(levels)), levels)
+        ax.set(xlabel=plots.KNOB_WORDS.get(knob, knob), ylim=(0, 1))
+    axes[0][0].set_ylabel(f"{metric} (solid: clean statistics; dotted: refitted)")
+    fig.tight_layout()
+    _legend_below(fig, axes)
     return fig
 
 

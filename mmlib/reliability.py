@@ -28,8 +28,9 @@ from mmlib import inference, metrics, oracle, stats
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.models.fusion import UNIMODAL
 
-# condition -> the stream that is zero-filled
-CONDITIONS = {"audio+video": None, "audio only": "video", "video only": "audio"}
+# condition -> the stream(s) zero-filled; "neither" (both) is the empty coalition of the Shapley values
+CONDITIONS = {"audio+video": None, "audio only": "video", "video only": "audio", "neither": ("audio", "video")}
+TEST_CONDITIONS = ("audio+video", "audio only", "video only")  # the missing-modality experiment's
 KNOBS = {"voice": "synth.voice_expressiveness", "face": "synth.face_expressiveness"}
 ALIASES = {"audio": "voice", "video": "face"}  # the modality's name in the study -> the corpus knob
 DEGRADATIONS = {"audio": ("snr_db",), "video": ("blur_sigma", "occlusion", "drop_prob")}  # feature-config knobs
@@ -38,7 +39,7 @@ Models = dict  # name -> (head, overrides or None)
 
 # ------------------------------------------------------------------ 1. missing modality at test time
 
-def conditions_of(head: str, conditions: tuple[str, ...] = tuple(CONDITIONS)) -> list[str]:
+def conditions_of(head: str, conditions: tuple[str, ...] = TEST_CONDITIONS) -> list[str]:
     """The test conditions a model can take: a fusion head every one of `conditions`; a unimodal head only its
     own ("audio only" or "video only"), so the table puts it next to the fusion models."""
     unknown = sorted(set(conditions) - set(CONDITIONS))
@@ -47,7 +48,7 @@ def conditions_of(head: str, conditions: tuple[str, ...] = tuple(CONDITIONS)) ->
     return [f"{head} only"] if head in UNIMODAL else list(conditions)
 
 
-def missing_modality(session, models: Models, conditions: tuple[str, ...] = tuple(CONDITIONS)) -> pd.DataFrame:
+def missing_modality(session, models: Models, conditions: tuple[str, ...] = TEST_CONDITIONS) -> pd.DataFrame:
     """Every model of `models` scored per fold and seed under each test condition it can take (the other stream
     zero-filled after normalization); columns as the predictions + `condition`."""
     out = []
@@ -75,7 +76,8 @@ def degradation(session, models: Models, knobs: dict[str, list], refit_normalize
     A knob is a degradation setting of the feature config (audio.snr_db; video.blur_sigma, video.occlusion,
     video.drop_prob); training data stay clean: only test features are rebuilt (and cached) per level.
     The normalizer keeps the statistics of the clean features (refit_normalizer=True refits it on the
-    degraded test features, which quietly adapts to the degradation when speaker_norm is on).
+    degraded test features, which quietly adapts to the degradation when speaker_norm is on); column
+    `normalizer` says which ("clean" | "refitted").
     """
     for key in knobs:
         section, _, knob = key.partition(".")
@@ -105,7 +107,8 @@ def _degraded(session, models: Models, key: str, levels: list, refit_normalizer:
         loaded = {(name, s.seed): session.load_model(s)[0] for name, ss in specs.items() for s in ss}
         test = tests[tests["speaker"].isin(fold.test_speakers)]
         for level in tqdm(levels, desc=f"{key} fold {fold.number}", disable=not session.progress, leave=False):
-            extra = {"knob": key, "level": "clean" if level is None else f"{level:g}"}
+            extra = {"knob": key, "level": "clean" if level is None else f"{level:g}",
+                     "normalizer": "refitted" if refit_normalizer else "clean"}
             for name, ss in specs.items():
                 deg = extract_features(test, configs[name].with_overrides({key: level}), cache_dir=session.cache_dir,
                                        modalities=(section,), progress=False)
@@ -167,7 +170,102 @@ def effective_robustness(rob: pd.DataFrame, clean: dict[str, Any] | None = None,
     return df.drop(columns=["_lv", "_intact"])
 
 
-# ------------------------------------------------------------------ 3. the modality-reliability sweep
+# ------------------------------------------------------------------ 3. controls without training
+
+LATE = "late fusion"  # the unimodal models' averaged probabilities: fusion without training
+BEST = "best unimodal (validation)"  # per run, the unimodal model with the higher validation UA
+
+
+def _prob_columns(pred: pd.DataFrame) -> list[str]:
+    return [c for c in pred.columns if c.startswith("p_")]
+
+
+def late_fusion(pred: pd.DataFrame, name: str = LATE, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Late fusion of the `audio` and `video` rows of `pred`: per utterance and run (id, fold, seed and the
+    columns `by`, e.g. modality, level), the mean of the two models' class probabilities and its argmax.
+    No training; the rows carry the audio rows' other columns."""
+    key = ["id", "fold", "seed", *by]
+    probs = _prob_columns(pred)
+    if not probs:
+        raise ValueError("late fusion needs the models' class probabilities (columns p_<class>)")
+    a, v = pred[pred["model"] == "audio"], pred[pred["model"] == "video"]
+    if a.empty or v.empty:
+        raise ValueError("late fusion needs predictions of both the audio and the video model")
+    m = a.merge(v[key + probs], on=key, suffixes=("", "__v"), validate="one_to_one")
+    p = (m[probs].to_numpy() + m[[c + "__v" for c in probs]].to_numpy()) / 2
+    out = m[list(a.columns)].copy()
+    out[probs] = p
+    classes = [c[2:] for c in probs]
+    out["pred"] = [classes[i] for i in p.argmax(1)]
+    out["model"] = name
+    if "val_ua" in out:
+        out["val_ua"] = np.nan
+    return out
+
+
+def best_unimodal(pred: pd.DataFrame, name: str = BEST, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per run (fold, seed and `by`), the predictions of whichever unimodal model has the higher validation UA
+    at its kept epoch (column val_ua; audio on a tie), renamed `name`, with column `chosen`. The choice reads
+    validation speakers only, never the test scores it is then compared on."""
+    rows = pred[pred["model"].isin(UNIMODAL)].drop(columns=["chosen"], errors="ignore")
+    if "val_ua" not in rows or rows["val_ua"].isna().any():
+        raise ValueError("best_unimodal needs each unimodal run's validation UA (column val_ua, Session.run_grid)")
+    run = ["fold", "seed", *by]
+    val = rows.groupby(run + ["model"])["val_ua"].first().unstack("model")
+    missing = [m for m in UNIMODAL if m not in val]
+    if missing or val.isna().any().any():
+        raise ValueError(f"best_unimodal needs both unimodal models in every run; missing {missing or 'some runs'}")
+    chosen = np.where(val["video"] > val["audio"], "video", "audio")
+    pick = pd.DataFrame({**{c: val.index.get_level_values(c) for c in run}, "chosen": chosen})
+    out = rows.merge(pick, on=run)
+    out = out[out["model"] == out["chosen"]].copy()
+    out["model"] = name
+    return out
+
+
+def shapley(cond: pd.DataFrame, metric: str = "UA", by: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The exact two-modality Shapley values of audio and video for each fusion model of `cond` (predictions
+    with a `condition` column holding every one of audio+video, audio only, video only, neither), from the
+    model's score v(S) on each set S of streams it is given:
+
+        phi_audio = ((v(av) - v(v)) + (v(a) - v(none))) / 2,  phi_video = ((v(av) - v(a)) + (v(v) - v(none))) / 2
+
+    (so phi_audio + phi_video = v(av) - v(none)). Returns (per run: model, `by`, fold, seed, the four scores,
+    phi_audio, phi_video, video_share = phi_video / (phi_audio + phi_video); per model and `by`: the means with
+    two-stage intervals and fold-level p-values of each phi, stats.contrast, and the mean video share)."""
+    need = set(SHAPLEY_CONDITIONS)
+    runs, rows = [], []
+    for key, g in cond.groupby(["model", *by], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        if not need <= set(g["condition"]):
+            raise ValueError(f"{key[0]}: Shapley values need the conditions {sorted(need)}")
+        part = {c: g[g["condition"] == c] for c in SHAPLEY_CONDITIONS}
+        v = {c: metrics.per_fold(t, by=("fold", "seed")).set_index(["fold", "seed"])[metric] for c, t in part.items()}
+        r = pd.DataFrame({f"v_{SHORT[c]}": v[c] for c in SHAPLEY_CONDITIONS})
+        r["phi_audio"] = (r["v_av"] - r["v_v"] + r["v_a"] - r["v_none"]) / 2
+        r["phi_video"] = (r["v_av"] - r["v_a"] + r["v_v"] - r["v_none"]) / 2
+        total = r["phi_audio"] + r["phi_video"]
+        r["video_share"] = np.where(total.abs() > 1e-9, r["phi_video"] / total.where(total.abs() > 1e-9, 1), np.nan)
+        runs.append(r.reset_index().assign(**dict(zip(["model", *by], key))))
+        out = dict(zip(["model", *by], key))
+        for phi, signs in (("audio", {"audio+video": .5, "video only": -.5, "audio only": .5, "neither": -.5}),
+                           ("video", {"audio+video": .5, "audio only": -.5, "video only": .5, "neither": -.5})):
+            c = stats.contrast([(part[k], w) for k, w in signs.items()], metric)
+            out.update({f"phi_{phi}": c["diff"], f"phi_{phi}_lo": c["diff_lo"], f"phi_{phi}_hi": c["diff_hi"],
+                        f"phi_{phi}_p_t": c["p_t"]})
+        out.update({f"{metric}_{SHORT[k]}": float(v[k].mean()) for k in SHAPLEY_CONDITIONS},
+                   video_share=float(np.nanmean(r["video_share"])), runs=len(r), interval=c["interval"])
+        rows.append(out)
+    cols = ["model", *by, "fold", "seed"]
+    per_run = pd.concat(runs, ignore_index=True)
+    return per_run[cols + [c for c in per_run.columns if c not in cols]], pd.DataFrame(rows)
+
+
+SHAPLEY_CONDITIONS = ("audio+video", "audio only", "video only", "neither")
+SHORT = {"audio+video": "av", "audio only": "a", "video only": "v", "neither": "none"}
+
+
+# ------------------------------------------------------------------ 4. the modality-reliability sweep
 
 def knob_of(modality: str) -> str:
     """The synth override of a modality: "face" / "video" -> synth.face_expressiveness, etc."""
@@ -177,65 +275,203 @@ def knob_of(modality: str) -> str:
     return KNOBS[name]
 
 
-def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: list[float], heads: list[str],
-                      data_dir: str, overrides: dict[str, Any] | None = None, runner: Callable | None = None,
-                      **session_kw) -> pd.DataFrame:
+WEAK_MODEL = {"voice": "audio", "face": "video"}  # the unimodal model of the weakened modality
+
+
+def sweep_models(heads: list[str], controls: list[dict] | None = None, diagnosis: list[dict] | None = None,
+                 control_modalities: tuple[str, ...] = ("face", "voice"), diagnosis_at: tuple[str, float] = ("face", 0.0),
+                 control_head: str = "matchmap", seeds: list[int] | None = None) -> Callable[[str, float], Models]:
+    """What a sweep trains at each (weakened modality, level): every head of `heads`; `control_head` once per
+    override dict of `controls` on the sweeps of `control_modalities` (every level); and once per override
+    dict of `diagnosis` at `diagnosis_at` only. `seeds` replaces the profile's seeds of every model."""
+    only = {"seeds": tuple(seeds)} if seeds is not None else {}
+
+    def named(head: str, over: dict) -> tuple[str, tuple[str, dict | None]]:
+        from mmlib.session import model_name  # the training stack: imported only when a sweep runs
+
+        full = {**over, **only}
+        return model_name(head, over), (head, full or None)
+
+    def models_at(modality: str, level: float) -> Models:
+        out = dict(named(h, {}) for h in heads)
+        if modality in control_modalities or (level == 1.0 and control_modalities):
+            out.update(named(control_head, o) for o in controls or [])
+        if (modality, float(level)) == (diagnosis_at[0], float(diagnosis_at[1])):
+            out.update(named(control_head, o) for o in diagnosis or [])
+        return out
+
+    return models_at
+
+
+def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: list[float],
+                      models: "list[str] | Callable[[str, float], Models]", data_dir: str,
+                      overrides: dict[str, Any] | None = None, runner: Callable | None = None,
+                      contributions: bool = True, **session_kw) -> dict[str, pd.DataFrame]:
     """For each weakened modality ("face" and/or "voice") and expressiveness level (the other modality intact),
     a corpus, a session, its models.
 
     Each level opens `session.open_session(profile, data_dir=data_dir, overrides=overrides +
-    {synth.<modality>_expressiveness: level}, **session_kw)` (the corpus is generated once per level
-    and cached under data_dir) and calls `runner(session, heads)` (default Session.run_models).
-    Returns the runners' prediction tables stacked, with `modality` ("voice" | "face") and `level`, and the
-    oracle's predictions on each corpus (mmlib.oracle: the ceilings at that level; none on a real corpus).
+    {synth.<modality>_expressiveness: level}, **session_kw)` (the corpus is generated once per level and
+    cached under data_dir) and trains `models` there: a list of heads, or `models(modality, level)` -> name ->
+    (head, overrides) (sweep_models). Level 1 is the same corpus for both modalities: it is run once, with the
+    union of what both sweeps ask there. `runner(session, models)` trains (default Session.train).
+    Returns {"predictions": the test predictions stacked with `modality` ("voice" | "face") and `level`, the
+    oracle's predictions on each corpus included (mmlib.oracle: the ceilings at that level; none on a real
+    corpus); "contributions" and "contribution_runs": every fusion model's Shapley values (shapley), unless
+    contributions=False}.
     """
-    from mmlib.session import Session, open_session  # the training stack: imported only when a sweep runs
+    from mmlib.session import Session, arms, open_session  # the training stack: imported only when a sweep runs
 
-    runner = runner or Session.run_models
-    out = []
-    for modality in ([modalities] if isinstance(modalities, str) else modalities):
-        knob = knob_of(modality)
+    mods = [modalities] if isinstance(modalities, str) else list(modalities)
+    knobs = {m: knob_of(m) for m in mods}
+    pick = models if callable(models) else (lambda _m, _l: arms(list(models)))
+    runner = runner or Session.train
+    corpora: dict[tuple, list[str]] = {}  # the corpus's overrides -> the sweeps (modalities) it stands for
+    for modality in mods:
         for level in levels:
-            session = open_session(profile, data_dir=data_dir, overrides={**(overrides or {}), knob: float(level)},
-                                   **session_kw)
-            pred = pd.concat([runner(session, list(heads)), oracle.predictions(session)], ignore_index=True)
-            out.append(pred.assign(modality=knob.split(".")[1].split("_")[0], level=float(level)))
-    return pd.concat(out, ignore_index=True)
+            over = () if float(level) == 1.0 else ((knobs[modality], float(level)),)
+            corpora.setdefault(over, []).append(modality)
+    preds, conds = [], []
+    for over, sweeps in corpora.items():
+        level = over[0][1] if over else 1.0
+        todo: Models = {}
+        for modality in sweeps:
+            todo.update(pick(modality, level))
+        session = open_session(profile, data_dir=data_dir, overrides={**(overrides or {}), **dict(over)},
+                               **session_kw)
+        pred = pd.concat([runner(session, todo), oracle.predictions(session)], ignore_index=True)
+        fused = {n: hm for n, hm in todo.items() if hm[0] not in UNIMODAL}
+        cond = missing_modality(session, fused, SHAPLEY_CONDITIONS) if contributions and fused else None
+        for modality in sweeps:
+            wanted = set(pick(modality, level)) | set(oracle.CUES)
+            tag = {"modality": ALIASES.get(modality, modality), "level": float(level)}
+            preds.append(pred[pred["model"].isin(wanted)].assign(**tag))
+            if cond is not None:
+                conds.append(cond[cond["model"].isin(wanted)].assign(**tag))
+    out = {"predictions": pd.concat(preds, ignore_index=True)}
+    if conds:
+        out["contribution_runs"], out["contributions"] = shapley(pd.concat(conds, ignore_index=True),
+                                                                 by=("modality", "level"))
+    return out
 
 
-def sweep_table(pred: pd.DataFrame, fusion: tuple[str, ...] = ("concat", "matchmap", "matchmap_attn"),
-                metric: str = "UA") -> pd.DataFrame:
-    """Per weakened modality, level and fusion head: the gain over the best unimodal model (mean over folds x
-    seeds, two-stage interval, fold-level p-values: stats.paired) and gap_weak, the intact unimodal model's
-    score minus the weakened one's (mean over runs). `pred`: reliability_sweep's predictions."""
+def with_controls(pred: pd.DataFrame, by: tuple[str, ...] = ("modality", "level")) -> pd.DataFrame:
+    """Sweep (or any) predictions with the two untrained controls added per `by` group: late fusion and the
+    best unimodal model chosen on validation (a table that has them already is returned as is)."""
+    if pred["model"].isin([LATE, BEST]).any():
+        return pred
+    extra = []
+    for _, g in pred.groupby(list(by), sort=False):
+        if {"audio", "video"} <= set(g["model"]):
+            extra += [late_fusion(g, by=by), best_unimodal(g, by=by)]
+    return pd.concat([pred, *extra], ignore_index=True)
+
+
+def _level_means(g: pd.DataFrame, metric: str) -> pd.Series:
+    return metrics.per_fold(g).groupby("model")[metric].mean()
+
+
+def sweep_scores(pred: pd.DataFrame, metric: str = "UA") -> pd.DataFrame:
+    """Per weakened modality, level and model (the controls of with_controls included): the mean score with its
+    interval (metrics.summarize), the oracle ceiling at that level for that model (oracle.ceiling_of) and the
+    gap to it."""
+    pred = with_controls(pred)
+    summary = metrics.summarize(pred, by=("modality", "level", "model"))
+    ceil = summary[summary["model"].map(oracle.is_oracle)].set_index(["modality", "level", "model"])[f"{metric}_mean"]
+    out = summary[~summary["model"].map(oracle.is_oracle)].copy()
+    out["ceiling"] = [ceil.get((m, lv, oracle.ceiling_of(n)), np.nan)
+                      for m, lv, n in zip(out["modality"], out["level"], out["model"])]
+    out["gap"] = out["ceiling"] - out[f"{metric}_mean"]
+    return out.sort_values(["modality", "level"], kind="stable").reset_index(drop=True)
+
+
+def sweep_gains(pred: pd.DataFrame, metric: str = "UA") -> pd.DataFrame:
+    """Contrast (b) per weakened modality, level and fusion model (late fusion included): its gain over the best
+    unimodal model chosen on validation (stats.paired: mean, interval, fold-level p), beside the gap between
+    the unimodal models (intact - weakened), the oracle's own gain at that level (oracle both - the better
+    single-cue oracle: what fusion could gain) and the share of it realized."""
+    pred = with_controls(pred)
     rows = []
     for (modality, level), g in pred.groupby(["modality", "level"], sort=True):
-        means = metrics.per_fold(g).groupby("model")[metric].mean()
-        best = max(UNIMODAL, key=lambda m: means[m])
-        weak = {"voice": "audio", "face": "video"}[modality]
+        means = _level_means(g, metric)
+        weak = WEAK_MODEL[modality]
         intact = next(m for m in UNIMODAL if m != weak)
-        for head in fusion:
-            if head not in means:
-                continue
-            r = stats.paired(g, head, best, metric)
-            rows.append({"modality": modality, "level": level, "model": head, "best": best, **r,
-                         "gain": r["diff"], "lo": r["diff_lo"], "hi": r["diff_hi"],
-                         "gap_weak": float(means[intact] - means[weak])})
+        singles = [means.get(oracle.CEILING_OF[m], np.nan) for m in UNIMODAL]
+        oracle_gain = float(means.get("oracle: both", np.nan) - np.nanmax(singles)) if any(
+            np.isfinite(singles)) else np.nan
+        for model in _fusion_models(g):
+            r = stats.paired(g, model, BEST, metric)
+            rows.append({"modality": modality, "level": level, "model": model, **r,
+                         "gap_weak": float(means[intact] - means[weak]), "oracle_gain": oracle_gain,
+                         "realized": r["diff"] / oracle_gain if oracle_gain > 0.01 else np.nan})
     return pd.DataFrame(rows)
 
 
-def gain_change(pred: pd.DataFrame, modality: str, head: str, weak_level: float, full_level: float = 1.0,
-                metric: str = "UA") -> dict:
-    """Does fusion's gain over the best unimodal model grow as `modality` weakens? The contrast
-    (head - best)@weak_level - (head - best)@full_level over the same folds, seeds and test speakers
-    (the best unimodal model chosen at each level by its mean), with its two-stage interval and fold-level tests."""
+def _fusion_models(g: pd.DataFrame) -> list[str]:
+    return [m for m in dict.fromkeys(g["model"]) if m not in UNIMODAL and m != BEST and not oracle.is_oracle(m)]
+
+
+def sweep_versus(pred: pd.DataFrame, baseline: str = "concat", metric: str = "UA") -> pd.DataFrame:
+    """Contrast (a) per weakened modality and level: every other fusion model (late fusion included) minus
+    `baseline` (stats.paired), one Holm family per table (claims.family is applied by the caller)."""
+    pred = with_controls(pred)
+    rows = []
+    for (modality, level), g in pred.groupby(["modality", "level"], sort=True):
+        rows += [{"modality": modality, "level": level, "model": m, **stats.paired(g, m, baseline, metric)}
+                 for m in _fusion_models(g) if m != baseline]
+    return pd.DataFrame(rows)
+
+
+def trend(pred: pd.DataFrame, modality: str, model_a: str, model_b: str, metric: str = "UA") -> dict:
+    """How model_a - model_b changes as `modality` weakens: the least-squares slope of the difference on the
+    expressiveness lost (1 - level) over the sweep's levels, per run, as one linear contrast (stats.contrast:
+    mean over folds, interval, fold-level p-values). Positive: model_a's advantage grows as the modality weakens.
+    In metric points per unit of lost expressiveness (the change from level 1 to level 0 on a straight line)."""
+    pred = with_controls(pred)
+    g = pred[pred["modality"] == modality]
+    levels = sorted(g["level"].unique())
+    if len(levels) < 2:
+        raise ValueError(f"a trend needs at least two {modality} levels, got {levels}")
+    lost = 1.0 - np.asarray(levels)
+    c = (lost - lost.mean()) / ((lost - lost.mean()) ** 2).sum()
     terms = []
-    for lv, sign in ((weak_level, 1.0), (full_level, -1.0)):
-        g = pred[(pred["modality"] == modality) & (pred["level"] == lv)]
-        means = metrics.per_fold(g).groupby("model")[metric].mean()
-        best = max(UNIMODAL, key=lambda m: means[m])
-        terms += [(g[g["model"] == head], sign), (g[g["model"] == best], -sign)]
+    for lv, w in zip(levels, c):
+        at = g[g["level"] == lv]
+        a, b = at[at["model"] == model_a], at[at["model"] == model_b]
+        if a.empty or b.empty:
+            raise ValueError(f"{modality} level {lv:g}: no predictions of {model_a if a.empty else model_b!r}")
+        terms += [(a, float(w)), (b, -float(w))]
     r = stats.contrast(terms, metric)
     r.pop("per_run")
-    return {"claim": f"{head}: gain over the best unimodal model at {modality} expressiveness {weak_level:g} "
-                     f"minus at {full_level:g}", "model_a": head, "model_b": "best unimodal", **r}
+    return {"model_a": model_a, "model_b": model_b, "modality": modality,
+            "levels": ", ".join(f"{lv:g}" for lv in levels), **r}
+
+
+def diagnosis(pred: pd.DataFrame, modality: str = "face", level: float = 0.0, metric: str = "UA") -> pd.DataFrame:
+    """At one sweep corpus (default: the face at expressiveness 0), every fusion model and control against the
+    unimodal model of the intact modality (stats.paired): which of them closes the gap to it."""
+    pred = with_controls(pred)
+    g = pred[(pred["modality"] == modality) & (pred["level"] == float(level))]
+    intact = next(m for m in UNIMODAL if m != WEAK_MODEL[modality])
+    return pd.DataFrame([{"modality": modality, "level": float(level), "model": m,
+                          **stats.paired(g, m, intact, metric)} for m in _fusion_models(g)])
+
+
+def balance_ratios(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per OGM-GE training (checkpoints.learning_curves rows with train.balance = ogm_ge): the discrepancy ratio
+    score_audio / score_video and the coefficients, averaged over the first epoch and over the kept one, with the
+    corpus's expressiveness levels. A ratio of 1 throughout would mean the modulation never acted."""
+    if "train_ogm_ratio" not in curves:
+        return pd.DataFrame()
+    g = curves[curves["train_ogm_ratio"].notna()]
+    rows = []
+    for ckpt, c in g.groupby("checkpoint", sort=False):
+        first, kept = c[c["epoch"] == c["epoch"].min()].iloc[0], c[c["kept"]]
+        kept = kept.iloc[0] if len(kept) else c.iloc[-1]
+        rows.append({"checkpoint": ckpt, "head": first["head"], "fold": first["fold"], "seed": first["seed"],
+                     "face_expressiveness": first.get("face_expressiveness"),
+                     "voice_expressiveness": first.get("voice_expressiveness"),
+                     "ratio_first_epoch": first["train_ogm_ratio"], "ratio_kept_epoch": kept["train_ogm_ratio"],
+                     "coeff_audio_first_epoch": first["train_ogm_coeff_audio"],
+                     "coeff_video_first_epoch": first["train_ogm_coeff_video"], "kept_epoch": int(kept["epoch"])})
+    return pd.DataFrame(rows)

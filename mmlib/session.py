@@ -112,7 +112,9 @@ class Session:
 
         outcomes = grid.run(jobs, self.recordings, self.feats, self.ckpt_dir, self.cfg.run, self.cfg.train.threads,
                             self.progress, keep=keep, on_outcome=record)
-        return pd.concat([o.predictions.assign(model=label) for o, label in zip(outcomes, names)], ignore_index=True)
+        # val_ua: the run's validation UA at its kept epoch, what a choice between models may read (never test)
+        return pd.concat([o.predictions.assign(model=label, val_ua=o.val_ua) for o, label in zip(outcomes, names)],
+                         ignore_index=True)
 
     def train(self, models: dict[str, tuple[str, dict | None]], retrain: bool | None = None) -> pd.DataFrame:
         """Train (or reuse) named models (name -> (head, overrides), e.g. `arms(...)`), as one grid."""

@@ -23,7 +23,9 @@ n - 1 units and rescales them (McCarthy and Snowden 1985). A fold with a single 
 the interval, and the table's `speakers` and `folds` columns say so.
 
 Paired comparisons of two models (or any linear contrast of several tables) on the same runs use one
-resample of speakers and seeds for every term. Tests treat the fold as the unit, since the seeds of a
+resample of speakers and seeds for every term. A contrast whose folds hold one seed each (a reduced
+grid) cannot resample trainings; its interval is then the fold-level t interval (each fold's value
+holds one training's noise and its own test speakers), and its `interval` column says so. Tests treat the fold as the unit, since the seeds of a
 fold share its test speakers: the per-run contrasts are averaged over seeds within each fold, and the
 fold means are tested with a one-sample t-test (`p_t`, df = folds - 1), an exact sign-flip permutation
 test (`p_signflip`, which over F folds cannot go below 2 / 2^F, given as `p_signflip_min`) and the
@@ -227,10 +229,16 @@ def contrast(terms: list[tuple[pd.DataFrame, float]], metric: str = "UA", n_boot
     w, u = two_stage_weights(sum(C for C, _ in tables), runs, n_boot, seed)
     per_run = sum(c * metric_of(C.sum(0), metric) for C, c in tables)
     diff = float(run_weights(runs) @ per_run)
-    lo, hi = normal_interval(diff, _replicates(sum(c * metric_of(_boot(C, w), metric) for C, c in tables), u), level)
     d = fold_means(per_run, runs)
+    if np.bincount(_run_folds(runs)).min() > 1:
+        lo, hi = normal_interval(diff, _replicates(sum(c * metric_of(_boot(C, w), metric) for C, c in tables), u),
+                                 level)
+        interval = "two-stage bootstrap"
+    else:  # a fold with one seed: the bootstrap cannot see training variance; the folds' values each hold one
+        lo, hi = t_interval(d, level)  # training's noise, so the fold-level t interval does
+        interval = "t over folds"
     return {"metric": metric, "runs": len(runs), "folds": len(d), "speakers": len(speakers),
-            "diff": diff, "diff_lo": lo, "diff_hi": hi,
+            "diff": diff, "diff_lo": lo, "diff_hi": hi, "interval": interval,
             "p_t": t_p(d), "p_signflip": sign_flip_p(d), "p_signflip_min": min_sign_flip_p(len(d)),
             "p_wilcoxon": wilcoxon_p(d), "per_run": per_run}
 
@@ -278,6 +286,15 @@ def sign_flip_p(d: np.ndarray, max_exact: int = 20, n_resamples: int = 100_000, 
 def min_sign_flip_p(n: int) -> float:
     """The smallest two-sided p an exact sign-flip test of n units can give: 2 / 2^n (NaN below 2 units)."""
     return 2.0 ** (1 - n) if n >= 2 else float("nan")
+
+
+def t_interval(d: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """mean(d) -/+ t(df = n - 1) x sd / sqrt(n): the fold-level interval (NaN below 2 units)."""
+    d = np.asarray(d, dtype=float)
+    if len(d) < 2:
+        return float("nan"), float("nan")
+    half = float(sps.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return float(d.mean() - half), float(d.mean() + half)
 
 
 def t_p(d: np.ndarray) -> float:

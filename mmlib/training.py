@@ -18,6 +18,7 @@ fold's unimodal checkpoints, as the authors did.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -59,12 +60,17 @@ class EmotionModule(L.LightningModule):
     """
 
     def __init__(self, model: torch.nn.Module, weights: LossWeights, lr: float, weight_decay: float, seed: int,
-                 n_classes: int, modality_dropout: float = 0.0):
+                 n_classes: int, modality_dropout: float = 0.0, balance: str = "none", balance_alpha: float = 0.5):
         super().__init__()
         self.model, self.weights, self.lr, self.wd = model, weights, lr, weight_decay
         self.gen = torch.Generator().manual_seed(seed)  # impostor sampling (training only)
         self.drop_gen = torch.Generator().manual_seed(seed + 1)  # modality dropout (training only)
+        self.noise_gen = torch.Generator().manual_seed(seed + 2)  # OGM-GE's gradient noise (training only)
         self.n_classes, self.modality_dropout = n_classes, modality_dropout
+        fused = getattr(model, "audio_encoder", None) is not None and getattr(model, "video_encoder", None) is not None
+        self.balance = balance if fused else "none"  # a unimodal model has nothing to balance
+        self.balance_alpha = balance_alpha
+        self._coeff: dict[str, float] = {}
         self._val_cm = torch.zeros(n_classes, n_classes, dtype=torch.long)
 
     def forward(self, batch: dict) -> dict:
@@ -75,10 +81,28 @@ class EmotionModule(L.LightningModule):
             batch = blanking.modality_dropout(batch, self.modality_dropout, self.drop_gen)
         out = self(batch)
         total, parts = multitask_loss(out, batch["label"], batch["vad"], self.weights, self.gen)
+        if self.balance == "ogm_ge":
+            ratio, self._coeff = ogm_ge_coefficients(self.model, batch, self.balance_alpha)
+            parts = {**parts, "ogm_ratio": torch.tensor(ratio), "ogm_coeff_audio": torch.tensor(self._coeff["audio"]),
+                     "ogm_coeff_video": torch.tensor(self._coeff["video"])}
         bs = len(batch["label"])
         for k, v in parts.items():
             self.log(f"train_{k}", v, batch_size=bs, on_epoch=True, on_step=False, prog_bar=(k == "total"))
         return total
+
+    def on_after_backward(self):
+        """OGM-GE: the dominant branch's encoder gradients scaled by its coefficient, plus Gaussian noise with the
+        standard deviation of each gradient tensor (the paper's generalization enhancement)."""
+        if self.balance != "ogm_ge":
+            return
+        for modality, k in self._coeff.items():
+            if k >= 1.0:
+                continue
+            for p in getattr(self.model, f"{modality}_encoder").parameters():
+                if p.grad is None or p.grad.numel() < 2:
+                    continue
+                sd = float(p.grad.std())
+                p.grad.mul_(k).add_(torch.randn(p.grad.shape, generator=self.noise_gen).to(p.grad) * sd)
 
     def validation_step(self, batch, _):
         logits = self(batch)["logits"].float()
@@ -95,6 +119,35 @@ class EmotionModule(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.wd)
+
+
+@torch.no_grad()
+def ogm_ge_coefficients(model: torch.nn.Module, batch: dict, alpha: float) -> tuple[float, dict[str, float]]:
+    """OGM-GE's discrepancy ratio and gradient coefficients on one batch (Peng et al., CVPR 2022).
+
+    Each branch's score is the summed softmax probability of the true class when only that branch is given
+    (the other stream blanked, data/blanking.py), from the model in eval mode (no BatchNorm update);
+    ratio = score_audio / score_video. The dominant branch (ratio > 1: audio; < 1: video) gets the coefficient
+    1 - tanh(alpha x its ratio over the other), the other 1. (Dividing a branch's score by itself, as one
+    public version does, makes the ratio 1 always and the method a no-op.)"""
+    was = model.training
+    model.eval()
+    try:
+        y = batch["label"]
+        score = {}
+        for keep, gone in (("audio", "video"), ("video", "audio")):
+            b = blanking.blank(batch, gone)
+            logits = model(b.get("audio"), b.get("video"), b.get("audio_lengths"))["logits"].float()
+            score[keep] = float(logits.softmax(1).gather(1, y[:, None]).sum())
+    finally:
+        model.train(was)
+    ratio = score["audio"] / max(score["video"], 1e-12)
+    coeff = {"audio": 1.0, "video": 1.0}
+    if ratio > 1:
+        coeff["audio"] = 1.0 - math.tanh(alpha * ratio)
+    elif ratio < 1:
+        coeff["video"] = 1.0 - math.tanh(alpha / max(ratio, 1e-12))
+    return ratio, coeff
 
 
 def _init_from_unimodal(model, init_from: dict[str, Path]):
@@ -134,6 +187,7 @@ class Fitted:
     best_epoch: int | None  # the epoch kept (0-based), as the checkpoint records it
     model: torch.nn.Module  # the kept epoch's model, in eval mode
     inputs: inference.Inputs
+    val_ua: float | None = None  # validation UA at the kept epoch (what a choice between models may read)
 
     def predict(self, **kw) -> pd.DataFrame:
         """Predictions on the fold's test utterances (inference.predict's keywords), on train.threads threads."""
@@ -168,30 +222,34 @@ def fit(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path | None
             payload = torch.load(ckpt, map_location="cpu", weights_only=False)
             model.load_state_dict(payload["state_dict"])
             kept = payload.get("best_epoch")
+            recorded = pd.DataFrame(payload.get("history") or {})
         else:
             if init:
                 _init_from_unimodal(model, init)
             lr = cfg.train.finetune_lr if init and cfg.train.finetune_lr is not None else cfg.train.lr
             module = EmotionModule(model, loss_weights(cfg, spec.head), lr, cfg.train.weight_decay,
-                                   spec.seed, len(spec.classes), cfg.train.modality_dropout)
+                                   spec.seed, len(spec.classes), cfg.train.modality_dropout, cfg.train.balance,
+                                   cfg.train.balance_alpha)
             monitor, mode = cfg.train.select_on, SELECTION[cfg.train.select_on]
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="fit-", dir=ckpt_dir) as tmp:
                 best = L.pytorch.callbacks.ModelCheckpoint(dirpath=Path(tmp) / "best", monitor=monitor, mode=mode,
                                                            save_top_k=1)
-                stop = L.pytorch.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=cfg.train.patience)
+                patience = (cfg.train.finetune_patience if init and cfg.train.finetune_patience is not None
+                            else cfg.train.patience)
+                stop = L.pytorch.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience)
                 with _quiet():
                     trainer = _trainer(cfg, tmp, progress, [best, stop])
                     trainer.fit(module, inference.loader(data.train, spec, shuffle=True),
                                 inference.loader(data.val, spec))
                 module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
                 history = _history(tmp)
-            kept = best_epoch(history, monitor, mode)
+            kept, recorded = best_epoch(history, monitor, mode), history
             checkpoints.save(ckpt, {"state_dict": model.state_dict(), "config": cfg.to_dict(), "head": spec.head,
                                     "fold": spec.fold.number, "seed": spec.seed, "key": spec.key,
                                     "classes": spec.classes, "best_epoch": kept, "selected_on": monitor,
                                     "init": {m: str(p) for m, p in init.items()}, "history": history.to_dict("list")})
-    return Fitted(spec, ckpt, not reused, history, kept, model.eval(), data)
+    return Fitted(spec, ckpt, not reused, history, kept, model.eval(), data, kept_value(recorded, kept, "val_ua"))
 
 
 def _history(root: str) -> pd.DataFrame:
@@ -208,6 +266,14 @@ def best_epoch(history: pd.DataFrame, monitor: str, mode: str) -> int | None:
         return None
     col = history[monitor]
     return int(history.loc[col.idxmin() if mode == "min" else col.idxmax(), "epoch"])
+
+
+def kept_value(history: pd.DataFrame, kept: int | None, column: str) -> float | None:
+    """`column` of a history at the kept epoch; None when either is missing."""
+    if kept is None or history.empty or column not in history:
+        return None
+    row = history.loc[history["epoch"] == kept, column]
+    return float(row.iloc[0]) if len(row) else None
 
 
 class _quiet:

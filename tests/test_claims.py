@@ -20,9 +20,10 @@ def predictions(accuracy: dict[str, float], seed: int = 0, folds=(1, 2, 3, 4, 5)
                     for u in range(8):
                         true = CLASSES[u % 4]
                         right = rng.random() < acc
+                        pred = true if right else CLASSES[(u + 1) % 4]
                         rows.append({"id": f"f{fold}s{spk}u{u}", "fold": fold, "seed": s, "model": model,
-                                     "speaker": f"F{fold}S{spk}", "true": true,
-                                     "pred": true if right else CLASSES[(u + 1) % 4], **cols})
+                                     "speaker": f"F{fold}S{spk}", "true": true, "pred": pred,
+                                     **{f"p_{c}": 0.7 if c == pred else 0.1 for c in CLASSES}, **cols})
     return pd.DataFrame(rows)
 
 
@@ -35,43 +36,53 @@ def test_claim1_rows_are_paired_tests_with_their_verdicts():
     assert table.loc[0, "verdict"] == claims.verdict(first) == "shown: matchmap > concat"
 
 
-def sweep_and_degradation(dropout_heads=("matchmap",)):
-    sweep = pd.concat([predictions({"audio": 0.5, "video": 0.5 * lv + 0.25, "matchmap": 0.6}, seed=int(10 * lv),
-                                   modality=m, level=lv)
-                       for m in ("face", "voice") for lv in (1.0, 0.0)], ignore_index=True)
-    drop = {f"{h}[train.modality_dropout=0.5]": 0.55 for h in dropout_heads}
-    rob = pd.concat([predictions({"audio": 0.5, "video": 0.5, "concat": 0.6, "matchmap": 0.6, **drop},
-                                 seed=k, knob=knob, level=level)
-                     for k, (knob, level) in enumerate([("audio.snr_db", "clean"), ("audio.snr_db", "-10"),
-                                                        ("video.occlusion", "0"), ("video.occlusion", "0.9")])],
+def sweep_degradation_missing():
+    """A graded face and voice sweep (levels 0, 0.5, 1: the face model weakens), degradation at two knobs and
+    missing-modality predictions, each with the columns the notebook's tables have."""
+    sweep = pd.concat([predictions({"audio": 0.5, "video": 0.5 * lv + 0.25, "concat": 0.55, "matchmap": 0.6},
+                                   seed=int(10 * lv) + k, modality=m, level=lv)
+                       for k, m in enumerate(("face", "voice")) for lv in (1.0, 0.5, 0.0)], ignore_index=True)
+    sweep["val_ua"] = np.where(sweep["model"] == "audio", 0.5, np.where(sweep["model"] == "video", 0.4, np.nan))
+    rob = pd.concat([predictions({"audio": 0.5, "video": 0.5, "matchmap": 0.6}, seed=k, knob=knob, level=level,
+                                 normalizer="clean")
+                     for k, (knob, level) in enumerate([("audio.snr_db", "clean"), ("audio.snr_db", "10"),
+                                                        ("video.occlusion", "0"), ("video.occlusion", "0.3")])],
                     ignore_index=True)
-    return sweep, rob
+    miss = pd.concat([predictions({"matchmap": 0.45, "audio": 0.5}, seed=7, condition="audio only"),
+                      predictions({"matchmap": 0.3, "video": 0.4}, seed=8, condition="video only")], ignore_index=True)
+    return sweep, rob, miss
 
 
-def test_claim2_rows_follow_the_sweep_and_the_worst_degradation_level():
-    sweep, rob = sweep_and_degradation()
-    table = claims.claim2(sweep, rob, weak_level=0.0)
-    dropped = "matchmap[train.modality_dropout=0.5]"
+def test_claim2_names_each_contrast_and_tests_it_on_the_sweep_degradation_and_missing_modality():
+    sweep, rob, miss = sweep_degradation_missing()
+    table = claims.claim2(sweep, rob, miss)
+    best = reliability.BEST
     assert table["claim"].tolist() == [
-        "matchmap: gain over the best unimodal model at face expressiveness 0 minus at 1",
-        "matchmap: gain over the best unimodal model at voice expressiveness 0 minus at 1",
-        "concat vs the video-only model at audio.snr_db = -10", "matchmap vs the video-only model at audio.snr_db = -10",
-        f"{dropped} vs the video-only model at audio.snr_db = -10",
-        "concat vs the audio-only model at video.occlusion = 0.9",
-        "matchmap vs the audio-only model at video.occlusion = 0.9",
-        f"{dropped} vs the audio-only model at video.occlusion = 0.9"]
-    assert table.loc[0, "diff"] == pytest.approx(reliability.gain_change(sweep, "face", "matchmap", 0.0)["diff"])
-    worst = rob[(rob["knob"] == "audio.snr_db") & (rob["level"] == "-10")]
-    assert table.loc[3, "diff"] == pytest.approx(stats.paired(worst, "matchmap", "video")["diff"])
+        "matchmap - concat: change per unit of lost face expressiveness (levels 0, 0.5, 1)",
+        f"matchmap - {best} at face expressiveness 0", f"matchmap - {best} at face expressiveness 0.5",
+        f"matchmap - {best}: change per unit of lost face expressiveness (levels 0, 0.5, 1)",
+        "matchmap - concat: change per unit of lost voice expressiveness (levels 0, 0.5, 1)",
+        f"matchmap - {best} at voice expressiveness 0", f"matchmap - {best} at voice expressiveness 0.5",
+        f"matchmap - {best}: change per unit of lost voice expressiveness (levels 0, 0.5, 1)",
+        "matchmap vs the video model at audio.snr_db = 10", "matchmap vs the audio model at video.occlusion = 0.3",
+        "matchmap given audio only vs the audio model", "matchmap given video only vs the video model"]
+    assert table["contrast"].nunique() == 5
+    assert table.loc[0, "diff"] == pytest.approx(reliability.trend(sweep, "face", "matchmap", "concat")["diff"])
+    face0 = reliability.with_controls(sweep)
+    face0 = face0[(face0["modality"] == "face") & (face0["level"] == 0.0)]
+    assert table.loc[1, "diff"] == pytest.approx(stats.paired(face0, "matchmap", best)["diff"])
+    worst = rob[(rob["knob"] == "audio.snr_db") & (rob["level"] == "10")]
+    assert table.loc[8, "diff"] == pytest.approx(stats.paired(worst, "matchmap", "video")["diff"])
+    assert table["p_holm"].tolist() == pytest.approx(stats.holm(table["p_t"].to_numpy()).tolist())
     assert table["verdict"].tolist() == [claims.verdict(r) for r in table.to_dict("records")]
 
 
-def test_claim2_takes_whatever_dropout_models_were_trained():
-    """No model is picked by name: dropout models of concat only (no matchmap) give their own rows."""
-    sweep, rob = sweep_and_degradation(dropout_heads=("concat",))
-    table = claims.claim2(sweep, rob, weak_level=0.0)
-    assert "concat[train.modality_dropout=0.5] vs the video-only model at audio.snr_db = -10" in set(table["claim"])
-    assert not table["claim"].str.contains("matchmap\\[").any()
+def test_claim2_without_degradation_or_missing_rows_keeps_the_sweep_contrasts():
+    sweep, _, _ = sweep_degradation_missing()
+    table = claims.claim2(sweep[sweep["modality"] == "face"], head="matchmap", baseline="concat")
+    assert len(table) == 4 and set(table["contrast"]) == {"(a) advantage over the baseline vs weakness",
+                                                          "(b) gain over the best unimodal model",
+                                                          "(b) gain over the best unimodal model vs weakness"}
 
 
 def test_verdicts_of_fold_level_tests():

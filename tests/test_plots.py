@@ -47,11 +47,29 @@ def _paired():
                                               (-0.02, 0.03, 0.15))])
 
 
+SWEEP_MODELS = ("late fusion", "concat", "matchmap", "matchmap_attn", "matchmap[train.rank_weight=0.0]",
+                "matchmap[train.balance=ogm_ge]")
+
+
 def _sweep():
-    rows = [{"modality": m, "level": lv, "model": h, "gain": 0.1 - 0.1 * lv + k * 0.01, "lo": -0.05, "hi": 0.2,
-             "gap_weak": 0.3 * (1 - lv)} for m in ("face", "voice") for lv in (0.0, 0.5, 1.0)
-            for k, h in enumerate(("concat", "matchmap", "matchmap_attn"))]
-    return pd.DataFrame(rows)
+    """Rows of the sweep's tables (sweep_gains / sweep_versus / shapley's summary / sweep_scores), hand-made."""
+    rows = [{"modality": m, "level": lv, "model": h, "diff": 0.1 - 0.1 * lv + k * 0.01, "diff_lo": -0.05,
+             "diff_hi": 0.2, "gap_weak": 0.3 * (1 - lv), "oracle_gain": 0.2 * lv, "phi_audio": 0.3, "phi_audio_lo": 0.2,
+             "phi_audio_hi": 0.4, "phi_video": 0.2 * lv, "phi_video_lo": 0.2 * lv - 0.05, "phi_video_hi": 0.2 * lv + 0.05,
+             "UA_mean": 0.5 + 0.2 * lv, "UA_lo": 0.45 + 0.2 * lv, "UA_hi": 0.55 + 0.2 * lv, "ceiling": 0.84}
+            for m in ("face", "voice") for lv in (0.0, 0.25, 0.5, 0.75, 1.0) for k, h in enumerate(SWEEP_MODELS)]
+    uni = [{"modality": m, "level": lv, "model": h, "UA_mean": 0.5, "UA_lo": 0.45, "UA_hi": 0.55, "ceiling": 0.66}
+           for m in ("face", "voice") for lv in (0.0, 0.25, 0.5, 0.75, 1.0) for h in ("audio", "video")]
+    return pd.DataFrame(rows), pd.concat([pd.DataFrame(rows), pd.DataFrame(uni)], ignore_index=True)
+
+
+def _rob_summary():
+    return pd.DataFrame([{"knob": k, "level": lv, "normalizer": n, "model": m, "UA_mean": 0.5, "UA_lo": 0.4,
+                          "UA_hi": 0.6} for k, levels in (("audio.snr_db", ["clean", "30", "20", "15", "10"]),
+                                                         ("video.occlusion", ["0", "0.1", "0.2", "0.3"]))
+                         for lv in levels for n in ("clean", "refitted")
+                         for m in ("audio", "video", "late fusion", "concat", "matchmap",
+                                   "matchmap[train.modality_dropout=0.5]")])
 
 
 def _missing():
@@ -99,10 +117,15 @@ def _figures(st):
                                                                  "matchmap": 0.84, "matchmap_attn": 0.84}),
         "ablation_similarity_weight": lambda: plots.estimates(_summary(ablation), "UA", ablation),
         "claims_paired_differences": lambda: plots.paired_differences(_paired()),
-        "robustness_ua": lambda: plots.estimate_curves(_summary(_robustness(), by=("knob", "level", "model")),
-                                                       x="level", panel="knob"),
-        "sweep_gain_vs_gap": lambda: plots_reliability.sweep(_sweep()),
-        "sweep_gain_vs_gap (levels at one gap)": lambda: plots_reliability.sweep(_sweep().assign(gap_weak=0.0)),
+        "robustness_ua": lambda: plots_reliability.robustness(_rob_summary(), chance=0.25),
+        "sweep_scores": lambda: plots_reliability.sweep_scores(_sweep()[1]),
+        "sweep_gain_vs_gap": lambda: plots_reliability.sweep_gains(_sweep()[0]),
+        "sweep_versus_concat": lambda: plots_reliability.sweep_versus(_sweep()[0][lambda d: d["model"] != "concat"]),
+        "contributions": lambda: plots_reliability.contributions(_sweep()[0]),
+        "claim2": lambda: plots.paired_differences(_paired().assign(label=[
+            "matchmap - concat: change per unit of lost face expressiveness (levels 0, 0.5, 1)",
+            "matchmap - best unimodal (validation) at face expressiveness 0.5",
+            "matchmap given audio only vs the audio model"])),
         "missing_modality_ua": lambda: plots_reliability.missing_modality(_missing(), "UA", chance=0.25),
         "effective_robustness": lambda: plots_reliability.effective_robustness(
             reliability.effective_robustness(_robustness())),
@@ -152,7 +175,7 @@ def test_models_keep_one_colour_and_order():
                                         "matchmap[train.similarity=SISA]", "matchmap_attn", "mystery"]
     pal = plots.model_palette(names)
     assert pal["audio"] == "#0072B2" and pal["video"] == "#E69F00" and pal["concat"] == "#009E73"
-    assert pal["matchmap"] == "#D55E00" and pal["matchmap_attn"] == "#CC79A7" and pal["mystery"] == "#56B4E9"
+    assert pal["matchmap"] == "#D55E00" and pal["matchmap_attn"] == "#CC79A7" and pal["mystery"] == "#000000"
     assert plots.model_palette(["audio"])["audio"] == pal["audio"]  # the same in every figure
     for variant, base in (("matchmap[train.similarity=SISA]", "matchmap"), ("concat (train-only norm)", "concat")):
         hv = mcolors.rgb_to_hsv(mcolors.to_rgb(pal[variant]))

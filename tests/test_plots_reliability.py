@@ -6,17 +6,32 @@ import pandas as pd
 from mmlib import plots_reliability as pr
 
 
-def test_sweep_one_panel_per_weakened_modality_one_curve_per_head():
-    rows = [{"modality": mod, "level": lv, "model": m, "gain": 0.1 * lv, "lo": 0.0, "hi": 0.2, "gap_weak": 1 - lv}
-            for mod in ("voice", "face") for lv in (1.0, 0.5, 0.0) for m in ("matchmap", "concat")]
-    fig = pr.sweep(pd.DataFrame(rows))
+def test_sweep_gains_one_panel_per_weakened_modality_one_curve_per_model_and_the_oracle():
+    rows = [{"modality": mod, "level": lv, "model": m, "diff": 0.1 * lv, "diff_lo": 0.0, "diff_hi": 0.2,
+             "gap_weak": 1 - lv, "oracle_gain": 0.3 * lv} for mod in ("voice", "face") for lv in (1.0, 0.5, 0.0)
+            for m in ("matchmap", "concat", "matchmap[train.balance=ogm_ge]")]
+    fig = pr.sweep_gains(pd.DataFrame(rows))
     axes = fig.axes
-    assert [ax.get_title() for ax in axes] == [pr.WEAKENED["face"], pr.WEAKENED["voice"]]
-    assert axes[0].get_xlabel() == "audio-only - video-only (UA)"
-    curves = axes[0].containers  # one errorbar container per head
-    assert len(curves) == 2 and list(curves[0].lines[0].get_xdata()) == [0.0, 0.5, 1.0]  # sorted by gap
+    assert [ax.get_title() for ax in axes] == ["face weakened", "voice weakened"]
+    assert axes[0].get_xlabel() == "audio model - video model (UA)"
+    curves = axes[0].containers  # one errorbar container per model
+    assert len(curves) == 3 and list(curves[0].lines[0].get_xdata()) == [0.0, 0.5, 1.0]  # sorted by gap
     assert list(curves[0].lines[0].get_ydata()) == [0.1, 0.05, 0.0]
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["concat", "matchmap"]  # the study's order
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [  # the study's order, in a paper's words
+        "concat", "matchmap", "matchmap + OGM-GE", "oracle's gain (both cues - better single cue)"]
+    plt.close(fig)
+
+
+def test_robustness_panels_speak_the_readers_language():
+    summ = pd.DataFrame([{"knob": k, "level": lv, "normalizer": n, "model": m, "UA_mean": 0.5, "UA_lo": 0.4,
+                          "UA_hi": 0.6} for k, levels in (("audio.snr_db", ["clean", "20", "10"]),
+                                                         ("video.occlusion", ["0", "0.1"]))
+                         for lv in levels for n in ("clean", "refitted")
+                         for m in ("audio", "matchmap[train.modality_dropout=0.5]")])
+    fig = pr.robustness(summ, chance=0.25)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["speech SNR (dB)", "occluded share of the face"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["audio", "matchmap + modality dropout 0.5"]
+    assert len(fig.axes[0].lines) == 2 * 2 + 1  # clean and refitted per model, chance
     plt.close(fig)
 
 

@@ -62,7 +62,7 @@ class ToyDataset:
         return self.items[i]
 
 
-def missing_modality(model, ds, head, conditions=tuple(rel.CONDITIONS), batch_size=64):
+def missing_modality(model, ds, head, conditions=rel.TEST_CONDITIONS, batch_size=64):
     """What reliability.missing_modality does for one trained model: its predictions under every condition
     its head can take, the other stream zero-filled (a unimodal head sees its own stream only)."""
     spec = toy_spec(head)
@@ -150,27 +150,108 @@ def test_effective_robustness_relative_to_clean_and_gain_over_the_intact_modalit
         rel.effective_robustness(_rob().drop(columns="UA"))
 
 
-def test_reliability_sweep_opens_one_study_per_level(monkeypatch):
+def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypatch):
     from mmlib import session
 
     calls = []
 
     def fake_open(profile, data_dir, overrides, **kw):
         calls.append((profile, data_dir, overrides, kw))
-        return {"level": overrides["synth.face_expressiveness"]}
+        return {"level": overrides.get("synth.face_expressiveness", overrides.get("synth.voice_expressiveness", 1.0))}
 
-    def runner(st, heads):
-        return pd.DataFrame({"model": heads, "UA": [st["level"]] * len(heads)})
+    def runner(st, models):
+        return pd.DataFrame({"model": list(models), "UA": [st["level"]] * len(models)})
 
     monkeypatch.setattr(session, "open_session", fake_open)
     oracle_rows = pd.DataFrame({"model": ["oracle: both"], "UA": [0.9]})  # the ceilings of each sweep corpus
     monkeypatch.setattr(rel.oracle, "predictions", lambda st: oracle_rows.assign(UA=oracle_rows["UA"] * st["level"]))
-    out = rel.reliability_sweep("quick", "video", [1, 0.5], ["audio", "matchmap"], "d",
-                                overrides={"train.max_epochs": 3}, runner=runner, progress=False)
-    assert calls == [("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 1.0}, {"progress": False}),
-                     ("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 0.5}, {"progress": False})]
-    assert out.to_dict("list") == {"model": ["audio", "matchmap", "oracle: both"] * 2, "UA": [1.0, 1.0, 0.9, 0.5, 0.5, 0.45],
-                                   "modality": ["face"] * 6, "level": [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]}
+    out = rel.reliability_sweep("quick", ("video", "voice"), [1, 0.5], ["audio", "video"], "d",
+                                overrides={"train.max_epochs": 3}, runner=runner, contributions=False, progress=False)
+    assert calls == [("quick", "d", {"train.max_epochs": 3}, {"progress": False}),  # level 1: one corpus for both
+                     ("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 0.5}, {"progress": False}),
+                     ("quick", "d", {"train.max_epochs": 3, "synth.voice_expressiveness": 0.5}, {"progress": False})]
+    pred = out["predictions"]
+    assert pred.groupby(["modality", "level"]).size().to_dict() == {(m, lv): 3 for m in ("face", "voice")
+                                                                    for lv in (0.5, 1.0)}
+    assert pred[(pred["modality"] == "face") & (pred["level"] == 0.5)]["UA"].tolist() == [0.5, 0.5, 0.45]
     assert rel.knob_of("voice") == "synth.voice_expressiveness"
     with pytest.raises(ValueError, match="modality must be one of"):
         rel.knob_of("text")
+
+
+def test_sweep_models_puts_controls_on_every_level_and_the_diagnosis_at_face_0():
+    at = rel.sweep_models(["audio", "matchmap"], [{"train.rank_weight": 0.0}], [{"train.blank": "video"}],
+                          control_modalities=("face",), seeds=[42])
+    face0, face1, voice0 = at("face", 0.0), at("face", 1.0), at("voice", 0.0)
+    assert list(face0) == ["audio", "matchmap", "matchmap[train.rank_weight=0.0]", "matchmap[train.blank=video]"]
+    assert face0["matchmap[train.blank=video]"] == ("matchmap", {"train.blank": "video", "seeds": (42,)})
+    assert list(face1) == ["audio", "matchmap", "matchmap[train.rank_weight=0.0]"]
+    assert list(voice0) == ["audio", "matchmap"]  # controls only on the face sweep (and level 1)
+
+
+def _run_predictions(scores: dict[str, float], folds=(1, 2), seeds=(42,), **cols) -> pd.DataFrame:
+    """Per model and run: 2 speakers x 4 classes x 4 utterances, class recall = the model's score exactly."""
+    classes = ["neu", "hap", "sad", "ang"]
+    rows = []
+    for model, score in scores.items():
+        right = int(round(score * 4))
+        for fold in folds:
+            for seed in seeds:
+                for spk in range(2):
+                    for c, true in enumerate(classes):
+                        for u in range(4):
+                            p = np.full(4, 0.1)
+                            guess = true if u < right else classes[(c + 1) % 4]
+                            p[classes.index(guess)] = 0.7
+                            rows.append({"id": f"f{fold}s{spk}{true}{u}", "fold": fold, "seed": seed, "model": model,
+                                         "speaker": f"F{fold}S{spk}", "true": true, "pred": guess,
+                                         **{f"p_{k}": p[i] for i, k in enumerate(classes)}, **cols})
+    return pd.DataFrame(rows)
+
+
+def test_shapley_values_of_two_streams_are_exact():
+    cond = pd.concat([_run_predictions({"matchmap": v}).assign(condition=c) for c, v in
+                      (("audio+video", 0.75), ("audio only", 0.5), ("video only", 0.25), ("neither", 0.25))],
+                     ignore_index=True)
+    runs, summary = rel.shapley(cond)
+    assert runs["phi_audio"].tolist() == pytest.approx([0.375] * 2)  # ((.75 - .25) + (.5 - .25)) / 2
+    assert runs["phi_video"].tolist() == pytest.approx([0.125] * 2)  # ((.75 - .5) + (.25 - .25)) / 2
+    assert runs["video_share"].tolist() == pytest.approx([0.25] * 2)
+    row = summary.iloc[0]
+    assert (row["phi_audio"], row["phi_video"]) == pytest.approx((0.375, 0.125))
+    assert row["UA_av"] - row["UA_none"] == pytest.approx(row["phi_audio"] + row["phi_video"])
+    with pytest.raises(ValueError, match="Shapley values need the conditions"):
+        rel.shapley(cond[cond["condition"] != "neither"])
+
+
+def test_late_fusion_averages_the_unimodal_probabilities():
+    pred = _run_predictions({"audio": 1.0, "video": 0.0}, folds=(1,))
+    late = rel.late_fusion(pred)
+    a, v = pred[pred["model"] == "audio"].reset_index(drop=True), pred[pred["model"] == "video"].reset_index(drop=True)
+    probs = [c for c in pred.columns if c.startswith("p_")]
+    assert np.allclose(late[probs].to_numpy(), (a[probs].to_numpy() + v[probs].to_numpy()) / 2)
+    assert set(late["model"]) == {rel.LATE} and len(late) == len(a)
+    # a tie of 0.4 / 0.4 between the audio's (right) and the video's (wrong) class: argmax takes the first column
+    assert (late["pred"] == [probs[min(probs.index(f"p_{t}"), probs.index(f"p_{w}"))][2:]
+                             for t, w in zip(a["pred"], v["pred"])]).all()
+
+
+def test_best_unimodal_is_chosen_on_validation_not_on_test():
+    pred = pd.concat([_run_predictions({"audio": 0.75}, folds=(1, 2)).assign(val_ua=0.4),
+                      _run_predictions({"video": 0.25}, folds=(1, 2)).assign(val_ua=[0.6, 0.3][0])], ignore_index=True)
+    pred.loc[(pred["model"] == "video") & (pred["fold"] == 2), "val_ua"] = 0.3
+    best = rel.best_unimodal(pred)
+    assert best.groupby("fold")["chosen"].first().to_dict() == {1: "video", 2: "audio"}  # fold 1: worse on test
+    with pytest.raises(ValueError, match="validation UA"):
+        rel.best_unimodal(pred.drop(columns="val_ua"))
+
+
+def test_trend_is_the_least_squares_slope_of_the_difference_on_lost_expressiveness():
+    levels = {0.0: (0.75, 0.25), 0.5: (0.5, 0.5), 1.0: (0.5, 0.25)}  # (matchmap, concat) scores per level
+    pred = pd.concat([_run_predictions({"matchmap": m, "concat": c}, folds=(1, 2, 3), modality="face", level=lv)
+                      for lv, (m, c) in levels.items()], ignore_index=True)
+    r = rel.trend(pred, "face", "matchmap", "concat")
+    lost = np.array([1.0, 0.5, 0.0])
+    diffs = np.array([m - c for m, c in levels.values()])
+    assert r["diff"] == pytest.approx(np.polyfit(lost, diffs, 1)[0])  # (0.5 - 0.25) / 1 = 0.25
+    assert r["levels"] == "0, 0.5, 1" and r["interval"] == "t over folds"

@@ -17,9 +17,14 @@ import torch
 MODALITIES = ("audio", "video")
 
 
-def blank(batch: dict, modality: str | None) -> dict:
-    """The batch with `modality` ("audio" | "video") zero-filled for every item; None = unchanged."""
+def blank(batch: dict, modality: str | tuple[str, ...] | None) -> dict:
+    """The batch with `modality` ("audio" | "video", or a tuple of both) zero-filled for every item;
+    None = unchanged."""
     if modality is None:
+        return batch
+    if isinstance(modality, tuple):
+        for m in modality:
+            batch = blank(batch, m)
         return batch
     if modality not in MODALITIES:
         raise ValueError(f"blank: modality must be one of {MODALITIES} or None, got {modality!r}")

@@ -61,14 +61,18 @@ class SpeakerNormalizer:
     """Standardize each utterance with the statistics of its own speaker, in both modalities.
 
     Audio: mean/std per channel and mel band over the speaker's utterances; video: the speaker's
-    mean face (per pixel, over all frames of all clips) subtracted, divided by one std. It uses no
+    mean face (per pixel, over all frames of all clips) subtracted, divided by one std (video_scale="unscaled":
+    not divided, so a face that barely moves stays near zero instead of being blown up to unit variance). It uses no
     labels: `table` should hold every recording of each speaker, labelled or not (Session.recordings),
     so which recordings enter cannot depend on a label (for a test speaker: its test recordings and its
     unlabelled ones), the usual speaker-level normalization of speech emotion work. It removes what is
     constant for a speaker (voice, face shape and colour) and keeps what changes with the expression.
     """
 
-    def __init__(self, table: pd.DataFrame, feats, modalities: tuple[str, ...] = ("audio", "video")):
+    def __init__(self, table: pd.DataFrame, feats, modalities: tuple[str, ...] = ("audio", "video"),
+                 video_scale: str = "speaker"):
+        if video_scale not in ("speaker", "unscaled"):
+            raise ValueError(f"video_scale must be 'speaker' or 'unscaled', got {video_scale!r}")
         self.speaker_of = dict(zip(table["id"], table["speaker"]))
         self.audio_stats: dict[str, Normalizer] = {}
         self.video_stats: dict[str, tuple[np.ndarray, float]] = {}
@@ -80,7 +84,8 @@ class SpeakerNormalizer:
                 clips = [feats.video[i] for i in ids]  # (T, H, W, 3) each, or chunked (K, T, H, W, 3)
                 clips = (np.stack(clips) if clips[0].ndim == 4 else np.concatenate(clips)).astype(np.float32) / 255.0
                 mean = clips.mean(axis=(0, 1))  # (H, W, 3): the speaker's average face
-                self.video_stats[spk] = (mean, float((clips - mean).std()) + 1e-5)
+                sd = float((clips - mean).std()) + 1e-5 if video_scale == "speaker" else 1.0
+                self.video_stats[spk] = (mean, sd)
 
     def audio(self, uid: str, x: np.ndarray) -> np.ndarray:
         return self.audio_stats[self.speaker_of[uid]](x)

@@ -16,7 +16,9 @@ Heads (A (B, D, T_a) with audio_mask (B, T_a); V (B, D, *P)):
                    best real frame (the SIMA reduction); a masked softmax of those scores weighs
                    the frames of A and the positions of V; the two attended D-vectors are
                    concatenated -> Linear(2D). Any T_a, any number of position axes.
-Options: aux_heads adds Linear(D) heads on the pooled A and pooled V ("aux_audio_logits",
+Options: unimodal_path (fusion heads) adds Linear(D) of the pooled A and Linear(D) of the pooled V to the
+head's logits, an additive path through which the model can use one stream alone (the bilinear matchmap
+head cannot ignore a stream: every matchmap entry is a product of the two); aux_heads adds Linear(D) heads on the pooled A and pooled V ("aux_audio_logits",
 "aux_video_logits"); vad_head adds Linear(.., 3) on the pooled features ("vad").
 Audio-only models take video=None and build no video encoder, and vice versa.
 """
@@ -59,6 +61,7 @@ class EmotionModel(nn.Module):
         aux_heads: bool = False,
         vad_head: bool = False,
         dropout: float = 0.0,
+        unimodal_path: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -85,6 +88,10 @@ class EmotionModel(nn.Module):
         self.aux_audio = nn.Linear(dim, n_classes) if aux_heads and needs_audio else None
         self.aux_video = nn.Linear(dim, n_classes) if aux_heads and needs_video else None
         self.vad = nn.Linear(n_pooled, 3) if vad_head else None
+        if unimodal_path and not (needs_audio and needs_video):
+            raise ValueError(f"unimodal_path adds a unimodal path to a fusion head; {head!r} has one stream")
+        self.path_audio = nn.Linear(dim, n_classes) if unimodal_path else None
+        self.path_video = nn.Linear(dim, n_classes) if unimodal_path else None
 
     def forward(
         self, audio: Tensor | None = None, video: Tensor | None = None, audio_lengths: Tensor | None = None
@@ -119,6 +126,8 @@ class EmotionModel(nn.Module):
         else:
             feat_head = feat
         out["logits"] = self.classifier(self.drop(feat_head))
+        if self.path_audio is not None:
+            out["logits"] = out["logits"] + self.path_audio(self.drop(pooled[0])) + self.path_video(self.drop(pooled[1]))
         if self.vad is not None:
             out["vad"] = self.vad(self.drop(feat))
         return out
@@ -165,6 +174,7 @@ def build_model(
     narrow_style: str = "mc3",
     dropout: float = 0.0,
     narrow_downsample: int = 16,
+    unimodal_path: bool = False,
 ) -> EmotionModel:
     """One EmotionModel from plain keyword arguments; encoders a head does not use are not built."""
     if head not in HEADS:
@@ -187,5 +197,6 @@ def build_model(
         n_positions = pool_hw * pool_hw
         n_audio_frames = int(audio_enc.output_length(audio_frames))
     return EmotionModel(
-        head, n_classes, audio_enc, video_enc, dim, n_positions, n_audio_frames, aux_heads, vad_head, dropout
+        head, n_classes, audio_enc, video_enc, dim, n_positions, n_audio_frames, aux_heads, vad_head, dropout,
+        unimodal_path and head not in UNIMODAL,
     )
