@@ -175,7 +175,8 @@ class TrainConfig:
     blank: Optional[str] = None  # "audio" | "video": that stream zero-filled in training, validation and test alike
     # (a constant input: the control that asks whether a fusion head is hurt by a stream that carries nothing)
     balance: str = "none"  # none | ogm_ge: OGM-GE (Peng et al. 2022) on-the-fly gradient modulation of fusion heads
-    balance_alpha: float = 0.5  # OGM-GE's alpha: the dominant encoder's gradients x (1 - tanh(alpha x ratio)); not tuned
+    balance_alpha: float = 0.5  # OGM-GE's alpha: the dominant encoder's gradients x (1 - tanh(alpha x (ratio - 1)));
+    # not tuned
     init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
     precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
     devices: Any = "auto"

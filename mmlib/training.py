@@ -128,8 +128,10 @@ def ogm_ge_coefficients(model: torch.nn.Module, batch: dict, alpha: float) -> tu
     Each branch's score is the summed softmax probability of the true class when only that branch is given
     (the other stream blanked, data/blanking.py), from the model in eval mode (no BatchNorm update);
     ratio = score_audio / score_video. The dominant branch (ratio > 1: audio; < 1: video) gets the coefficient
-    1 - tanh(alpha x its ratio over the other), the other 1. (Dividing a branch's score by itself, as one
-    public version does, makes the ratio 1 always and the method a no-op.)"""
+    1 - tanh(alpha x (rho - 1)), rho its score over the other's, the other branch 1: no modulation when the
+    branches are balanced (the paper's 1 - tanh(alpha x rho) would cut the dominant branch by 1 - tanh(alpha)
+    at the slightest imbalance). Dividing a branch's score by itself, as one public version does, makes the
+    ratio 1 always and the method a no-op."""
     was = model.training
     model.eval()
     try:
@@ -144,9 +146,9 @@ def ogm_ge_coefficients(model: torch.nn.Module, batch: dict, alpha: float) -> tu
     ratio = score["audio"] / max(score["video"], 1e-12)
     coeff = {"audio": 1.0, "video": 1.0}
     if ratio > 1:
-        coeff["audio"] = 1.0 - math.tanh(alpha * ratio)
+        coeff["audio"] = 1.0 - math.tanh(alpha * (ratio - 1.0))
     elif ratio < 1:
-        coeff["video"] = 1.0 - math.tanh(alpha / max(ratio, 1e-12))
+        coeff["video"] = 1.0 - math.tanh(alpha * (1.0 / max(ratio, 1e-12) - 1.0))
     return ratio, coeff
 
 

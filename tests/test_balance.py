@@ -37,7 +37,7 @@ def test_the_ratio_moves_when_one_branch_dominates_and_only_the_dominant_branch_
     ratio, coeff = ogm_ge_coefficients(TwoBranch(3.0, 0.2), batch(), alpha=0.5)
     p_a, p_v = 1 / (1 + math.exp(-6.0)), 1 / (1 + math.exp(-0.4))  # true-class softmax of each branch alone
     assert ratio == pytest.approx(p_a / p_v) and ratio > 1.3
-    assert coeff == pytest.approx({"audio": 1 - math.tanh(0.5 * ratio), "video": 1.0})
+    assert coeff == pytest.approx({"audio": 1 - math.tanh(0.5 * (ratio - 1)), "video": 1.0})
     ratio, coeff = ogm_ge_coefficients(TwoBranch(0.2, 3.0), batch(), alpha=0.5)
     assert ratio == pytest.approx(p_v / p_a) and coeff["audio"] == 1.0 and coeff["video"] < 1.0
     ratio, coeff = ogm_ge_coefficients(TwoBranch(1.0, 1.0), batch(), alpha=0.5)
