@@ -460,7 +460,7 @@ def estimates(summary: pd.DataFrame, metric: str = "UA", per_run: pd.DataFrame |
         ax.axhline(chance, ls="--", color="gray", lw=1, zorder=0)
         ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(2, 0),
                     textcoords="offset points", va="center", ha="left", color="gray", fontsize=8)
-    ax.set_xticks(x, order, rotation=25, ha="right")
+    ax.set_xticks(x, [label(m) for m in order], rotation=25, ha="right")
     ax.set(ylim=(0, 1), xlim=(-0.6, len(order) - 0.4), ylabel=metric,
            title=title or f"{metric}: mean over folds x seeds, 95 % interval (speakers, seeds)")
     return fig

@@ -216,7 +216,8 @@ def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | 
                capsize=2, error_kw={"lw": 1})
     if chance is not None:
         ax.axhline(chance, color="#999999", lw=0.8, ls="--", label="chance")
-    ax.set_xticks(range(len(models)), models, rotation=25, ha="right", rotation_mode="anchor")
+    ax.set_xticks(range(len(models)), [plots.label(m) for m in models], rotation=25, ha="right",
+                  rotation_mode="anchor")
     top = float(np.nanmax(summary["hi"] if "hi" in summary else summary[metric]))
     ax.set(ylabel=metric, title="Missing modality at test time", ylim=(0, min(1.0, top * 1.15)))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7,
@@ -243,8 +244,9 @@ def effective_robustness(eff: pd.DataFrame) -> plt.Figure:
         order = list(dict.fromkeys(sub["_lv"]))
         sub["_x"] = sub["_lv"].map(order.index)
         intact = sub["intact"].dropna().iloc[0] if sub["intact"].notna().any() else "?"
-        for ax, y, title in ((row[0], "relative", f"{knob}: UA relative to clean"),
-                             (row[1], "gain_over_intact", f"{knob}: fusion - {intact}-only model")):
+        words = plots.KNOB_WORDS.get(knob, knob)
+        for ax, y, title in ((row[0], "relative", f"{words}: UA relative to clean"),
+                             (row[1], "gain_over_intact", f"{words}: fusion - the {intact} model")):
             for model in _models(sub["model"]):
                 d = sub[sub["model"] == model].dropna(subset=[y])
                 if d.empty:
@@ -252,12 +254,13 @@ def effective_robustness(eff: pd.DataFrame) -> plt.Figure:
                 for _, run in d.groupby(["fold", "seed"]):
                     ax.plot(run["_x"], run[y], color=plots._color(model), lw=0.5, alpha=0.3)
                 m = d.groupby("_x")[y].mean()
-                ax.plot(m.index, m.values, color=plots._color(model), marker="o", lw=1.8, label=model)
+                ax.plot(m.index, m.values, color=plots._color(model), marker="o", lw=1.8, label=plots.label(model))
             ax.axhline(1.0 if y == "relative" else 0.0, color="#999999", lw=0.8, ls="--")
             ax.set_xticks(range(len(order)), order)
-            ax.set(title=title, xlabel=knob.split(".")[-1], ylabel="UA / clean UA" if y == "relative" else "UA gain")
+            ax.set(title=title, xlabel=words, ylabel="UA / clean UA" if y == "relative" else "UA gain")
     models = _models(eff["model"])
     handles = [plt.Line2D([], [], color=plots._color(m), marker="o", lw=1.8) for m in models]
-    fig.tight_layout(rect=(0, 0.05 / len(knobs), 1, 1))
-    fig.legend(handles, models, loc="lower center", ncols=len(models), frameon=False, fontsize=9)
+    fig.tight_layout()
+    fig.legend(handles, [plots.label(m) for m in models], loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncols=min(len(models), 4), frameon=False, fontsize=8)
     return fig

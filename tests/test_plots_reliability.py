@@ -47,6 +47,6 @@ def test_missing_modality_bars_and_effective_robustness_panels():
                          "gain_over_intact": None if m == "video" else 0.1, "intact": "video"}
                         for m in ("video", "matchmap") for lv in (None, 10.0, 0.0)])
     fig = pr.effective_robustness(eff)
-    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "audio.snr_db: fusion - video-only model"
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "speech SNR (dB): fusion - the video model"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["clean", "10", "0"]
     plt.close(fig)
