@@ -23,7 +23,6 @@ from mmlib import oracle, plots
 
 CONDITION_COLORS = {"audio+video": "#555555", "audio only": plots.PALETTE["audio"],
                     "video only": plots.PALETTE["video"]}
-WEAKENED = {"face": "face weakened (face_expressiveness)", "voice": "voice weakened (voice_expressiveness)"}
 
 
 def _models(names) -> list[str]:
@@ -109,8 +108,12 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         o = sub.drop_duplicates("level").sort_values("gap_weak")
         ax.plot(o["gap_weak"], o["oracle_gain"], "s-", color="black", ms=3, lw=1, label="oracle's gain (both cues "
                 "- better single cue)")
-        for gx, lv in zip(o["gap_weak"], o["level"]):
-            ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+        xs = o["gap_weak"].to_numpy(dtype=float)
+        span, row, prev = float(np.ptp(xs)) if len(xs) else 0.0, 0, None
+        for gx, lv in zip(xs, o["level"]):  # stacked where levels sit at nearly the same gap
+            row = row + 1 if prev is not None and abs(gx - prev) <= 0.08 * span else 0
+            prev = gx
+            ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 3 + 9 * row),
                         textcoords="offset points", ha="center", fontsize=7, color="#555555")
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
         weak = rel_weak(mod)

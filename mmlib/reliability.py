@@ -1,19 +1,24 @@
-"""When does fusion help? Missing modalities, degradation at test time, effective robustness and the
-modality-reliability sweep.
+"""When does fusion help? Missing modalities, degradation at test time, effective robustness, the untrained
+controls (late fusion, the best unimodal model chosen on validation), Shapley contributions and the graded
+modality-reliability sweep with its contrasts.
 
     from mmlib import reliability as rel
     models = {"matchmap": ("matchmap", None), "matchmap + dropout": ("matchmap", {"train.modality_dropout": 0.5})}
     miss = rel.missing_modality(session, models)                     # + a `condition` column
-    rob = rel.degradation(session, models, {"audio.snr_db": [None, 10, 0], "video.occlusion": [0.0, 0.5]})
+    rob = rel.degradation(session, models, {"audio.snr_db": [None, 20, 10], "video.occlusion": [0.0, 0.1]})
     eff = rel.effective_robustness(metrics.per_fold(rob, by=("model", "knob", "level", "fold", "seed")))
-    sweep = rel.reliability_sweep("default", "face", [1.0, 0.5, 0.0], ["audio", "video", "matchmap"], "data")
-    table = rel.sweep_table(sweep)                                   # one row per modality, level and fusion head
+    at = rel.sweep_models(["audio", "video", "concat", "matchmap"], [{"train.balance": "ogm_ge"}])
+    sweep = rel.reliability_sweep("default", ("face", "voice"), [1.0, 0.5, 0.0], at, "data")
+    pred = sweep["predictions"]                                      # + modality, level; oracle rows included
+    rel.sweep_scores(pred); rel.sweep_versus(pred); rel.sweep_gains(pred)   # per level: scores, (a), (b)
+    rel.trend(pred, "face", "matchmap", "concat")                    # (a) as a slope over the levels
+    sweep["contributions"]                                           # Shapley values of the two streams
 
 `models` maps the name a table shows to (head, config overrides); the session must have trained them
 (Session.run_models / run_grid reuse what exists). A missing stream is zero-filled after normalization
 (inference.predict): zero is the normalizer's mean (the speaker's mean with data.speaker_norm), MMIN's
 zero-filling, not the training mean of the raw features. Nothing here trains except the sweep, which
-delegates to `runner` (Session.run_models by default).
+delegates to `runner` (Session.train by default).
 """
 
 from __future__ import annotations
@@ -254,7 +259,8 @@ def shapley(cond: pd.DataFrame, metric: str = "UA", by: tuple[str, ...] = ()) ->
             out.update({f"phi_{phi}": c["diff"], f"phi_{phi}_lo": c["diff_lo"], f"phi_{phi}_hi": c["diff_hi"],
                         f"phi_{phi}_p_t": c["p_t"]})
         out.update({f"{metric}_{SHORT[k]}": float(v[k].mean()) for k in SHAPLEY_CONDITIONS},
-                   video_share=float(np.nanmean(r["video_share"])), runs=len(r), interval=c["interval"])
+                   video_share=float(r["video_share"].mean()) if r["video_share"].notna().any() else np.nan,
+                   runs=len(r), interval=c["interval"])
         rows.append(out)
     cols = ["model", *by, "fold", "seed"]
     per_run = pd.concat(runs, ignore_index=True)

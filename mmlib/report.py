@@ -127,13 +127,14 @@ def render(run_dir: str | Path) -> str:
             lines += ["", f"*{contrast}*", ""] + [f"- {r.claim}: {comparison_sentence(r)}" for r in g.itertuples()]
     diag = table("face0_diagnosis")
     if diag is not None and len(diag):
-        closes = [r.model_a for r in diag.itertuples() if r.diff_hi >= 0]
+        level = [r.model_a for r in diag.itertuples() if r.diff >= 0]
+        above = [r.model_a for r in diag.itertuples() if r.diff_lo > 0]
         lines += ["", "**The face-0 diagnosis** (each fusion model and control minus the audio model on the corpus "
-                  "whose face shows no emotion; Holm over the rows): "
+                  "whose face shows no emotion, where no fusion can beat it; Holm over the rows): "
                   + "; ".join(f"{r.model_a} {_signed(r.diff)} [{_signed(r.diff_lo)}, {_signed(r.diff_hi)}], "
                               f"{r.verdict}" for r in diag.itertuples())
-                  + f". Interval including or above 0 (no loss shown against the audio model): "
-                  f"{', '.join(closes) if closes else 'none'}."]
+                  + f". Mean at or above the audio model: {', '.join(level) if level else 'none'}; "
+                  f"interval above it: {', '.join(above) if above else 'none'}."]
     contrib = table("contributions")
     if contrib is not None and len(contrib):
         rows = contrib[contrib["model"] == "matchmap"].sort_values(["modality", "level"])

@@ -35,5 +35,5 @@ def test_at_face_0_video_contributes_nothing_late_fusion_follows_audio_and_ogm_g
                                                             tmp_path / "data" / "checkpoints"))
     print(ratios[["fold", "ratio_first_epoch", "ratio_kept_epoch", "coeff_audio_first_epoch"]])
     assert len(ratios) == 3 and (ratios["face_expressiveness"] == 0.0).all()
-    assert np.all(np.abs(ratios["ratio_kept_epoch"] - 1) > 0.1)  # the ratio moves: the modulation acts
+    assert np.all(np.abs(ratios["ratio_kept_epoch"] - 1) > 0.05)  # the ratio moves: the modulation acts
     assert ratios["ratio_kept_epoch"].mean() > 1  # and on average the audio branch is the dominant one

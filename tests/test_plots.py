@@ -120,6 +120,7 @@ def _figures(st):
         "robustness_ua": lambda: plots_reliability.robustness(_rob_summary(), chance=0.25),
         "sweep_scores": lambda: plots_reliability.sweep_scores(_sweep()[1]),
         "sweep_gain_vs_gap": lambda: plots_reliability.sweep_gains(_sweep()[0]),
+        "sweep_gain_vs_gap (levels at one gap)": lambda: plots_reliability.sweep_gains(_sweep()[0].assign(gap_weak=0.0)),
         "sweep_versus_concat": lambda: plots_reliability.sweep_versus(_sweep()[0][lambda d: d["model"] != "concat"]),
         "contributions": lambda: plots_reliability.contributions(_sweep()[0]),
         "claim2": lambda: plots.paired_differences(_paired().assign(label=[
