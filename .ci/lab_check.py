@@ -29,7 +29,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from mmlib.study import NOTEBOOKS  # noqa: E402
+from mmlib.runner.study import NOTEBOOKS  # noqa: E402
 
 OUT = REPO / "results" / "lab-check"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -170,7 +170,7 @@ def main() -> int:
             lab.terminate()
             lab.wait(timeout=30)
     (OUT / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"[lab-check] screenshots in results/lab-check/screenshots/, report in results/lab-check/report.json")
+    print("[lab-check] screenshots in results/lab-check/screenshots/, report in results/lab-check/report.json")
     if failures:
         print("[lab-check] FAILED:\n  " + "\n  ".join(f[:500] for f in failures), file=sys.stderr)
         return 1

@@ -124,7 +124,7 @@ def write_session(root: Path, dialogs: int, minutes: float, seed: int = 0) -> in
 
 def run_features(root: Path, data_dir: Path, workers: int, crop: str | None) -> dict:
     """`mmlib features --profile paper` in a subprocess: wall seconds, peak RSS (tree, largest process), its JSON."""
-    cmd = [sys.executable, "-m", "mmlib.cli", "features", "--profile", "paper", "--data-root", str(root),
+    cmd = [sys.executable, "-m", "mmlib.runner.cli", "features", "--profile", "paper", "--data-root", str(root),
            "--data-dir", str(data_dir), "--all-rows", "--quiet", "--workers", str(workers)]
     if crop:
         cmd += ["-o", f"video.crop={crop}"]

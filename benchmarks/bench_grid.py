@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from mmlib.config import RunConfig
-from mmlib.session import open_session
+from mmlib.runner.session import open_session
 
 TRAIN_ONLY = {"data.speaker_norm": False}
 

@@ -5,7 +5,7 @@
 
 The loader reads cached features (random arrays of the paper profile's shapes: 3 s chunks of a 40-band
 log-mel with deltas, and per chunk 16 face frames of 112 x 112 x 3 uint8), normalizes, chunks and
-collates them exactly as training does (mmlib.inference.loader: pinned memory on a GPU, prefetch 4
+collates them exactly as training does (mmlib.training.inputs.loader: pinned memory on a GPU, prefetch 4
 per worker). The model is the paper's matchmap model (mc3_18, D = 512) doing full optimizer steps on
 this machine's device. ratio = loader clips/s / model clips/s: below 1 the accelerator waits for data
 (give the task more CPUs: train.num_workers), above 1 the loader keeps up. On the CPU-only reference
@@ -26,14 +26,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import clips_per_second  # noqa: E402
 
-from mmlib import inference  # noqa: E402
-from mmlib.checkpoints import ModelSpec  # noqa: E402
 from mmlib.config import load_config  # noqa: E402
+from mmlib.data import inputs  # noqa: E402
 from mmlib.data.chunks import chunk_spans  # noqa: E402
 from mmlib.data.corpus import class_names  # noqa: E402
 from mmlib.data.dataset import Normalizer  # noqa: E402
 from mmlib.data.features import FeatureSet  # noqa: E402
 from mmlib.data.splits import Fold  # noqa: E402
+from mmlib.training.checkpoints import ModelSpec  # noqa: E402
 
 
 def fake_features(cfg, n: int, seed: int = 0) -> tuple[pd.DataFrame, FeatureSet]:
@@ -60,8 +60,8 @@ def loader_clips_per_second(cfg, table, feats, workers: int) -> float:
     norm = Normalizer.fit([feats.audio[i] for i in table["id"][:32]])
     ids = tuple(table["id"])
     spec = ModelSpec(c, "matchmap", Fold(1, ids, (), (), tuple(sorted(set(table["speaker"]))), (), ()), seed=0)
-    ds = inference.dataset(spec, ids, table, feats, norm)
-    loader = inference.loader(ds, spec, shuffle=True)
+    ds = inputs.dataset(spec, ids, table, feats, norm)
+    loader = inputs.loader(ds, spec, shuffle=True)
     it = iter(loader)
     next(it)  # worker start-up is not throughput
     t0, n = time.perf_counter(), 0

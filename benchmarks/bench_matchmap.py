@@ -4,7 +4,7 @@
     python benchmarks/bench_matchmap.py --quick    # B 16, D 64, padded T 24: about 30 s (mostly process start-up)
 
 Each row times forward + backward of the full (B, B) similarity matrix S (loss = S.sum()) for
-    batched  mmlib.matchmap.pairwise_similarity (SISA closed form; MISA/SIMA chunked GEMMs)
+    batched  mmlib.models.matchmap.pairwise_similarity (SISA closed form; MISA/SIMA chunked GEMMs)
     loop     DAVEnet steps/util.py style: for every pair, torch.mm on the audio cropped to its
              true length, then the pooled score; the B*B scores stacked into S
 Time: median wall time of --repeats runs, after a warm-up on tiny inputs (lazy initialization).
@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mmlib.matchmap import KINDS, pairwise_similarity  # noqa: E402
-from mmlib.matchmap import pairwise_similarity_loop as loop_pairwise  # noqa: E402
+from mmlib.models.matchmap import KINDS, pairwise_similarity  # noqa: E402
+from mmlib.models.matchmap import pairwise_similarity_loop as loop_pairwise  # noqa: E402
 
 
 def make_inputs(B: int, D: int, T: int, padded: bool, seed: int = 0):

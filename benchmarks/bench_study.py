@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from mmlib.config import load_config
-from mmlib.study import run_study
+from mmlib.runner.study import run_study
 
 TARGET_SECONDS = {"quick": 120, "default": 1800}
 

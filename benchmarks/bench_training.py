@@ -21,12 +21,13 @@ import time
 
 import torch
 
-from mmlib.checkpoints import fixed_audio_frames, make_model
 from mmlib.config import load_config
-from mmlib.losses import multitask_loss
+from mmlib.data.inputs import fixed_audio_frames
+from mmlib.models.factory import make_model
 from mmlib.models.fusion import HEADS
 from mmlib.models.video import build_video_encoder
-from mmlib.training import loss_weights
+from mmlib.training.fit import loss_weights
+from mmlib.training.losses import multitask_loss
 
 
 def clips_per_second(cfg, head: str, steps: int, warmup: int = 1, device: str = "cpu") -> float:

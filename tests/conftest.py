@@ -10,7 +10,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 @pytest.fixture(scope="session")
 def quick_session(tmp_path_factory):
-    from mmlib.session import open_session
+    from mmlib.runner.session import open_session
 
     root = tmp_path_factory.mktemp("quick")
     return open_session("quick", data_dir=str(root / "data"), results_dir=str(root / "results"), progress=False)

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from mmlib.training import EmotionModule, ogm_ge_coefficients
-from mmlib.losses import LossWeights
+from mmlib.training.fit import EmotionModule, ogm_ge_coefficients
+from mmlib.training.losses import LossWeights
 
 
 class TwoBranch(torch.nn.Module):

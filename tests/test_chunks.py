@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from mmlib.checkpoints import ModelSpec
 from mmlib.config import AudioConfig, load_config
 from mmlib.data.chunks import audio_frame_spans, chunk_spans
 from mmlib.data.dataset import EmotionDataset
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.iemocap import load_corpus
 from mmlib.data.splits import Fold
-from mmlib.inference import predict
+from mmlib.training.checkpoints import ModelSpec
+from mmlib.training.inference import predict
 from tests.iemocap_trees import FPS, SIZE, write_dialog_tree  # each half of a frame is SIZE x SIZE
 
 CLASSES = ["neu", "hap", "sad", "ang"]

@@ -1,10 +1,10 @@
-"""mmlib.claims on hand-made predictions: the claims tables notebooks 03 and 05 save, row by row."""
+"""mmlib.analysis.claims on hand-made predictions: the claims tables notebooks 03 and 05 save, row by row."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import claims, reliability, stats
+from mmlib.analysis import claims, reliability, stats
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 

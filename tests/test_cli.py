@@ -1,10 +1,10 @@
-"""mmlib.cli: `-o key=value` overrides and `-p name value` notebook parameters as YAML values, the
+"""mmlib.runner.cli: `-o key=value` overrides and `-p name value` notebook parameters as YAML values, the
 parameter listing, and an unknown notebook parameter failing before anything runs."""
 
 import pytest
 
-from mmlib import cli, study
 from mmlib.config import load_config
+from mmlib.runner import cli, study
 
 
 def test_overrides_are_yaml_values():

@@ -7,8 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from mmlib.config import (PROFILES, StudyConfig, TrainConfig, VideoConfig, apply_overrides, load_config,
-                          stable_hash)
+from mmlib.config import PROFILES, StudyConfig, TrainConfig, VideoConfig, apply_overrides, load_config, stable_hash
 
 SECTIONS = ["audio", "data", "model", "run", "synth", "train", "video"]
 

@@ -1,9 +1,9 @@
-"""Learning curves and the convergence summary the study writes (mmlib.checkpoints, mmlib.study)."""
+"""Learning curves and the convergence summary the study writes (mmlib.training.checkpoints, mmlib.runner.study)."""
 
 import pandas as pd
 import pytest
 
-from mmlib import checkpoints
+from mmlib.training import checkpoints
 
 
 def curves(kept_and_run):
@@ -26,7 +26,7 @@ def test_convergence_shares_of_first_and_last_kept_epochs():
 
 
 def test_the_study_warns_when_training_has_not_converged(tmp_path, monkeypatch, capsys):
-    from mmlib import study
+    from mmlib.runner import study
 
     c = curves([("audio", 0, 4), ("audio", 0, 4), ("video", 3, 7), ("video", 4, 8)])
     monkeypatch.setattr(checkpoints, "learning_curves", lambda ledger, ckpt_dir: c)
@@ -38,8 +38,8 @@ def test_the_study_warns_when_training_has_not_converged(tmp_path, monkeypatch, 
 
 
 def test_learning_curves_come_from_the_checkpoints_the_run_used(quick_session, tmp_path):
-    from mmlib import training
-    from mmlib.checkpoints import Ledger
+    from mmlib.training import fit as training
+    from mmlib.training.checkpoints import Ledger
 
     s = quick_session
     fitted = training.fit(s.spec("audio", s.folds[0], 42), s.recordings, s.feats, tmp_path / "ckpt", progress=False)

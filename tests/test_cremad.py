@@ -139,8 +139,8 @@ def test_folds_never_share_an_actor(tree, protocol):
 
 
 def test_one_training_step(tree, tmp_path):
-    from mmlib.checkpoints import ModelSpec
-    from mmlib.training import fit
+    from mmlib.training.checkpoints import ModelSpec
+    from mmlib.training.fit import fit
 
     over = {**TINY, "video.crop": "box", "data.protocol": "actor5"}  # the literature's folds need all actors
     cfg = load_config("cremad", {**over, "data.data_dir": str(tmp_path)})

@@ -4,7 +4,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from mmlib import explore, figcheck
+from mmlib.figures import figcheck
+from mmlib.runner import explore
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from mmlib import metrics
+from mmlib.analysis import metrics
 from mmlib.data.synthetic import FACE_BOX, SYNTH_PROFILES, SynthConfig, generate_corpus
 from tests.iemocap_trees import dialog_frames, speaker_z, utterance_wav
 
@@ -111,7 +111,7 @@ def _chance_range(pred: pd.DataFrame, classes: list[str], n: int = 2000, seed: i
 
 @pytest.mark.slow  # a second corpus and session, three trainings (~25 s on 2 cores): make test, not test-fast
 def test_face0_video_model_is_at_chance_and_audio_model_unchanged(quick_session, tmp_path_factory):
-    from mmlib.session import open_session
+    from mmlib.runner.session import open_session
 
     root = tmp_path_factory.mktemp("face0")
     st0 = open_session("quick", data_dir=str(root / "data"), results_dir=str(root / "results"), progress=False,

@@ -7,8 +7,10 @@ import pathlib
 import numpy as np
 import pytest
 
-from mmlib import checkpoints, metrics
-from mmlib import reliability as rel
+from mmlib.analysis import metrics
+from mmlib.analysis import reliability as rel
+from mmlib.runner import sweep
+from mmlib.training import checkpoints
 
 # the quick profile, on a corpus large enough to learn from in seconds (4 dialogs per session), three folds
 OVERRIDES = {"synth.impro_per_session": 2, "synth.script_per_session": 2, "synth.turns": (14, 18),
@@ -17,9 +19,9 @@ OVERRIDES = {"synth.impro_per_session": 2, "synth.script_per_session": 2, "synth
 
 @pytest.mark.slow
 def test_at_face_0_video_contributes_nothing_late_fusion_follows_audio_and_ogm_ge_acts(tmp_path):
-    models = rel.sweep_models(["audio", "video", "matchmap"], [{"train.balance": "ogm_ge"}],
+    models = sweep.sweep_models(["audio", "video", "matchmap"], [{"train.balance": "ogm_ge"}],
                               control_modalities=("face",))
-    out = rel.reliability_sweep("quick", "face", [0.0], models, str(tmp_path / "data"), OVERRIDES,
+    out = sweep.reliability_sweep("quick", "face", [0.0], models, str(tmp_path / "data"), OVERRIDES,
                                 results_dir=str(tmp_path / "results"), progress=False)
     pred = rel.with_controls(out["predictions"])
     ua = metrics.per_fold(pred).groupby("model")["UA"].mean()

@@ -14,7 +14,7 @@ from mmlib.config import load_config
 from mmlib.data import faces, media
 from mmlib.data.features import extract_features
 from mmlib.data.iemocap import load_corpus
-from mmlib.study import face_crop_report
+from mmlib.runner.study import face_crop_report
 from tests import realfaces as rf
 from tests.iemocap_trees import write_session
 

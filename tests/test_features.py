@@ -13,6 +13,7 @@ from mmlib.data.features import BadMediaError, extract_features, logmel
 from mmlib.data.iemocap import load_corpus
 from tests.iemocap_trees import cfg_for
 
+
 def test_logmel_shape_and_range():
     cfg = load_config("default").audio
     x = logmel(np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1, cfg)

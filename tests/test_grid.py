@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mmlib import grid
-from mmlib.checkpoints import ModelSpec
+from mmlib.training import grid
+from mmlib.training.checkpoints import ModelSpec
 
 
 def test_plan_adds_unimodal_dependencies_once(quick_session):

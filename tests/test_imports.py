@@ -2,7 +2,7 @@
 
     .venv/bin/python -m pytest -q tests/test_imports.py
 
-Reads the sources with mmlib.provenance's import reader (ast, nothing imported), so it takes well under a second.
+Reads the sources with mmlib.config.provenance's import reader (ast, nothing imported), so it takes well under a second.
 """
 
 import subprocess
@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from mmlib import provenance
-from mmlib.provenance import PACKAGE, find_cycle, import_closure, module_file, module_imports
+from mmlib.config import provenance
+from mmlib.config.provenance import PACKAGE, find_cycle, import_closure, module_file, module_imports
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_reader_sees_the_real_edges(graph):
     assert "mmlib.data.ravdess" not in graph["mmlib.data.cremad"]  # shared helpers live in corpus_files
     assert "mmlib.data.synthetic" in graph  # a package under its own name
     assert module_file("mmlib.data.synthetic") == PACKAGE / "data" / "synthetic" / "__init__.py"
-    assert module_file("mmlib.provenance") == PACKAGE / "provenance.py"
+    assert module_file("mmlib.config.provenance") == PACKAGE / "config" / "provenance.py"
     assert "mmlib.config" in import_closure("mmlib.data.synthetic.plan", graph=graph)
 
 
@@ -113,3 +113,24 @@ def test_cycle_detection_on_hand_made_graphs():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"x": {"y"}, "y": {"y2"}, "y2": {"y"}}) == ["y", "y2", "y"]
     assert provenance.find_cycle({"a": {"a"}}) == ["a", "a"]
+
+
+# The package's listing is the architecture: stages in the order the data flows, each importing only earlier ones.
+STAGES = ("config", "data", "models", "training", "analysis", "figures", "runner")
+
+
+def test_top_level_lists_the_stages():
+    entries = sorted(p.name for p in PACKAGE.iterdir() if p.name not in ("__pycache__",) and not p.name.startswith("."))
+    assert entries == sorted(["__init__.py", *STAGES]), entries
+    assert len(entries) <= 8
+
+
+def test_arrows_point_one_way(graph):
+    """A stage imports only the stages before it (config < data < models < training < analysis < figures <
+    runner); the runner alone opens sessions, so statistics never train."""
+    def stage(module: str) -> int:
+        return STAGES.index(module.split(".")[1])
+
+    upward = sorted((m, d) for m, deps in graph.items() if m.count(".") >= 1 and m != "mmlib"
+                    for d in deps if d.count(".") >= 1 and stage(d) > stage(m))
+    assert upward == [], upward

@@ -1,16 +1,18 @@
-"""mmlib.inference: one set of inputs (normalizer, dataset, padding) and one predict, on hand-made data."""
+"""mmlib.training.inference: one set of inputs (normalizer, dataset, padding) and one predict, on hand-made data."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from mmlib import inference
-from mmlib.checkpoints import ModelSpec, fixed_audio_frames
 from mmlib.config import load_config
+from mmlib.data import inputs
 from mmlib.data.dataset import Normalizer, SpeakerNormalizer
 from mmlib.data.features import FeatureSet
+from mmlib.data.inputs import fixed_audio_frames
 from mmlib.data.splits import Fold
+from mmlib.training import inference
+from mmlib.training.checkpoints import ModelSpec
 
 IDS = ["u0", "u1", "u2", "u3"]
 FOLD = Fold(3, ("u0", "u1"), ("u2",), ("u3",), ("S1",), ("S2",), ("S3",))
@@ -44,7 +46,7 @@ class MeanModel(torch.nn.Module):
 
 def test_predict_columns_values_and_the_blanked_stream():
     s = spec(**{"data.speaker_norm": False})
-    ds = inference.dataset(s, ["u3", "u0"], table(), feats(), Normalizer(0.0, 1.0))
+    ds = inputs.dataset(s, ["u3", "u0"], table(), feats(), Normalizer(0.0, 1.0))
     pred = inference.predict(MeanModel(), ds, s, name="m[x=1]", extra={"knob": "audio.snr_db", "level": "10"})
     assert list(pred.columns) == ["id", "fold", "seed", "model", "speaker", "knob", "level", "true", "pred",
                                   "p_neu", "p_hap", "p_sad", "p_ang"]
@@ -66,30 +68,30 @@ def test_predict_columns_values_and_the_blanked_stream():
 
 
 def test_the_padding_rule():
-    assert inference.pad_frames(spec("matchmap")) == fixed_audio_frames(spec().cfg) == 301  # 3 s at 10 ms, + 1
-    assert inference.pad_frames(spec("concat")) is None and inference.pad_frames(spec("matchmap_attn")) is None
+    assert inputs.pad_frames(spec("matchmap")) == fixed_audio_frames(spec().cfg) == 301  # 3 s at 10 ms, + 1
+    assert inputs.pad_frames(spec("concat")) is None and inputs.pad_frames(spec("matchmap_attn")) is None
     chunked = spec("concat", **{"audio.chunk_seconds": 1.0})
-    assert inference.pad_frames(chunked) == 100
-    ds = inference.dataset(spec("matchmap", **{"data.speaker_norm": False}), IDS, table(), feats(), Normalizer(0.0, 1.0))
-    batch = next(iter(inference.loader(ds, spec("matchmap"), batch_size=4)))
+    assert inputs.pad_frames(chunked) == 100
+    ds = inputs.dataset(spec("matchmap", **{"data.speaker_norm": False}), IDS, table(), feats(), Normalizer(0.0, 1.0))
+    batch = next(iter(inputs.loader(ds, spec("matchmap"), batch_size=4)))
     assert batch["audio"].shape == (4, 3, 40, 301) and batch["audio_lengths"].tolist() == [5, 6, 7, 8]
     assert batch["audio_mask"].sum(1).tolist() == [5, 6, 7, 8]
 
 
 def test_the_normalizer_of_a_fold():
     t, f = table(), feats()
-    speaker = inference.normalizer(spec(), t, f)
+    speaker = inputs.normalizer(spec(), t, f)
     assert isinstance(speaker, SpeakerNormalizer)
-    train_only = inference.normalizer(spec(**{"data.speaker_norm": False}), t, f)
+    train_only = inputs.normalizer(spec(**{"data.speaker_norm": False}), t, f)
     # fitted on the fold's training utterances only (u0: 0, u1: 1; lengths 5 and 6 frames)
     assert isinstance(train_only, Normalizer) and np.allclose(train_only.mean, 6 / 11)
-    video_only = inference.normalizer(spec("video", **{"data.speaker_norm": False}), t, f)
+    video_only = inputs.normalizer(spec("video", **{"data.speaker_norm": False}), t, f)
     assert (video_only.mean, video_only.std) == (0.0, 1.0)
 
 
 def test_inputs_are_the_folds_three_parts_with_one_normalizer():
     s = spec(**{"data.speaker_norm": False})
-    parts = inference.inputs(s, table(), feats())
+    parts = inputs.fold_inputs(s, table(), feats())
     assert (parts.train.ids, parts.val.ids, parts.test.ids) == (["u0", "u1"], ["u2"], ["u3"])
     assert parts.train.norm is parts.test.norm is parts.norm
     assert parts.test.speakers == ["S3"]

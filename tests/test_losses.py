@@ -8,15 +8,15 @@ import math
 import pytest
 import torch
 
-from mmlib.losses import (
+from mmlib.models import build_model
+from mmlib.models.matchmap import pairwise_similarity
+from mmlib.training.losses import (
     LossWeights,
     full_batch_ranking_loss,
     multitask_loss,
     sample_impostors,
     sampled_margin_ranking_loss,
 )
-from mmlib.matchmap import pairwise_similarity
-from mmlib.models import build_model
 
 torch.set_num_threads(1)
 

@@ -6,8 +6,8 @@
 import pytest
 import torch
 
-from mmlib.matchmap import KINDS, matchmap, pairwise_similarity, similarity
-from mmlib.matchmap import pairwise_similarity_loop as slow_pairwise
+from mmlib.models.matchmap import KINDS, matchmap, pairwise_similarity, similarity
+from mmlib.models.matchmap import pairwise_similarity_loop as slow_pairwise
 
 torch.set_num_threads(1)
 

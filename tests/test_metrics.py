@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from mmlib import metrics, stats
+from mmlib.analysis import metrics, stats
 from tests.predictions import CLASSES, make_pred
 
 

@@ -100,8 +100,8 @@ def test_pooling_never_upsamples_video_positions():
 
 @pytest.mark.parametrize("profile", ["quick", "default", "paper", "ravdess", "cremad"])
 def test_no_profile_repeats_matchmap_video_positions(profile):
-    from mmlib.checkpoints import make_model
     from mmlib.config import load_config
+    from mmlib.models.factory import make_model
 
     cfg = load_config(profile)
     torch.manual_seed(0)

@@ -4,12 +4,10 @@ recordings enter a speaker's statistics."""
 import numpy as np
 import pandas as pd
 
-from mmlib import inference
-from mmlib.checkpoints import ModelSpec
-from mmlib.config import load_config
+from mmlib.data import inputs
 from mmlib.data.dataset import Normalizer, SpeakerNormalizer
 from mmlib.data.features import FeatureSet
-from mmlib.data.splits import Fold
+from mmlib.training.checkpoints import ModelSpec
 
 
 def recordings(labels):
@@ -42,7 +40,7 @@ def test_the_session_normalizes_with_every_recording(quick_session):
     unlabelled = s.recordings[s.recordings["label"].isna()]
     assert len(unlabelled) > 0 and set(unlabelled["id"]) <= set(s.feats.audio)  # features of unlabelled rows too
     spec = ModelSpec(s.cfg, "audio", s.folds[0], 42)
-    norm = inference.normalizer(spec, s.recordings, s.feats)
+    norm = inputs.normalizer(spec, s.recordings, s.feats)
     spk = unlabelled["speaker"].iloc[0]
     ids = s.recordings.loc[s.recordings["speaker"] == spk, "id"]
     assert np.allclose(norm.audio_stats[spk].mean, Normalizer.fit([s.feats.audio[u] for u in ids]).mean)

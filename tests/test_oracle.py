@@ -1,10 +1,10 @@
-"""mmlib.oracle: the corpus's known answers on the models' folds, and each model's gap to its ceiling."""
+"""mmlib.analysis.oracle: the corpus's known answers on the models' folds, and each model's gap to its ceiling."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import metrics, oracle
+from mmlib.analysis import metrics, oracle
 from mmlib.config import SynthConfig
 from mmlib.data.synthetic.plan import NEUTRAL
 

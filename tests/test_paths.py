@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from mmlib import paths
-from mmlib.session import open_session
+from mmlib.config import paths
+from mmlib.runner.session import open_session
 
 REPO = paths.repo_root()
 

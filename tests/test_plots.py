@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import figcheck, plots, plots_reliability, reliability, views
+from mmlib.analysis import reliability
+from mmlib.figures import figcheck, plots, plots_reliability
+from mmlib.runner import views
 
 CLASSES = ["neu", "hap", "sad", "ang"]
 MODELS = ["matchmap_attn", "video", "concat", "audio", "matchmap"]  # deliberately not in the study's order

@@ -1,9 +1,9 @@
-"""mmlib.plots_reliability: each figure draws what its table holds (hand-made tables)."""
+"""mmlib.figures.plots_reliability: each figure draws what its table holds (hand-made tables)."""
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from mmlib import plots_reliability as pr
+from mmlib.figures import plots_reliability as pr
 
 
 def test_sweep_gains_one_panel_per_weakened_modality_one_curve_per_model_and_the_oracle():

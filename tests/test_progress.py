@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from mmlib.data.features import _run
-from mmlib.grid import _Progress
+from mmlib.training.grid import _Progress
 
 
 def test_all_cached_bar_says_so(capsys):

@@ -155,8 +155,8 @@ def test_folds_never_share_an_actor(seven, protocol):
 
 
 def test_one_training_step(seven, tmp_path):
-    from mmlib.checkpoints import ModelSpec
-    from mmlib.training import fit
+    from mmlib.training.checkpoints import ModelSpec
+    from mmlib.training.fit import fit
 
     over = {**TINY, "video.crop": "box", "data.protocol": "actor6"}  # the literature's folds need all actors
     cfg = load_config("ravdess", {**over, "data.data_dir": str(tmp_path)})
@@ -175,7 +175,7 @@ def test_one_training_step(seven, tmp_path):
 @pytest.mark.slow
 def test_quick_study_on_ravdess(tmp_path):
     """The study's notebooks, unchanged, on a RAVDESS-shaped tree: only the profile differs."""
-    from mmlib.study import run_study
+    from mmlib.runner.study import run_study
 
     tree = write_ravdess(tmp_path / "RAVDESS", actors=range(1, 8), intensities=(1,), fps=FPS)  # 7 x 8 clips
     over = {**TINY, "folds": [1], "data.protocol": "actor6", "run.executor": "sequential"}  # papermill passes

@@ -1,20 +1,19 @@
-"""mmlib.recipe: the training recipe chosen on validation speakers, the record, and the profile that carries it."""
+"""mmlib.runner.recipe: the training recipe chosen on validation speakers, the record, and the profile that carries it."""
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mmlib import recipe
 from mmlib.config import load_config
-from mmlib.provenance import REPO
+from mmlib.config.provenance import REPO
+from mmlib.runner import recipe
 
 RECORD = REPO / "results" / "recipe-default"
 
 
 def test_validation_scores_are_the_kept_epochs(quick_session, tmp_path):
-    from mmlib import training
+    from mmlib.training import fit as training
 
     s = quick_session
     fitted = training.fit(s.spec("audio", s.folds[0], 42), s.recordings, s.feats, tmp_path, progress=False)

@@ -1,4 +1,4 @@
-"""mmlib.reliability on hand-made models and tables: missing modality (inference.predict with a stream
+"""mmlib.analysis.reliability on hand-made models and tables: missing modality (inference.predict with a stream
 zero-filled, on each condition a head can take), degradation of the quick session's test features,
 effective robustness, the sweep."""
 
@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from mmlib import inference
-from mmlib import reliability as rel
-from mmlib.checkpoints import ModelSpec
+from mmlib.analysis import reliability as rel
 from mmlib.config import load_config
 from mmlib.data.splits import Fold
 from mmlib.models.fusion import UNIMODAL
+from mmlib.runner import sweep
+from mmlib.training import inference
+from mmlib.training.checkpoints import ModelSpec
 
 CLASSES = ["a", "b", "c"]
 
@@ -99,11 +100,11 @@ def test_robustness_clean_level_reproduces_the_test_predictions_and_noise_change
     from dataclasses import replace
 
     from mmlib.config import RunConfig
-    from mmlib.session import arms
+    from mmlib.runner.session import arms
 
     st = replace(quick_session, cfg=replace(quick_session.cfg, run=RunConfig(executor="sequential")))
     test = st.run_models(["audio"])
-    rob = rel.degradation(st, arms(["audio"]), {"audio.snr_db": [None, -10]})
+    rob = sweep.degradation(st, arms(["audio"]), {"audio.snr_db": [None, -10]})
     assert sorted(rob["level"].unique()) == ["-10", "clean"]
     probs = [c for c in test.columns if c.startswith("p_")]
     clean = rob[rob["level"] == "clean"].set_index(["id", "seed"])[probs].sort_index()
@@ -151,7 +152,7 @@ def test_effective_robustness_relative_to_clean_and_gain_over_the_intact_modalit
 
 
 def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypatch):
-    from mmlib import session
+    from mmlib.runner import session
 
     calls = []
 
@@ -165,7 +166,7 @@ def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypat
     monkeypatch.setattr(session, "open_session", fake_open)
     oracle_rows = pd.DataFrame({"model": ["oracle: both"], "UA": [0.9]})  # the ceilings of each sweep corpus
     monkeypatch.setattr(rel.oracle, "predictions", lambda st: oracle_rows.assign(UA=oracle_rows["UA"] * st["level"]))
-    out = rel.reliability_sweep("quick", ("video", "voice"), [1, 0.5], ["audio", "video"], "d",
+    out = sweep.reliability_sweep("quick", ("video", "voice"), [1, 0.5], ["audio", "video"], "d",
                                 overrides={"train.max_epochs": 3}, runner=runner, contributions=False, progress=False)
     assert calls == [("quick", "d", {"train.max_epochs": 3}, {"progress": False}),  # level 1: one corpus for both
                      ("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 0.5}, {"progress": False}),
@@ -180,7 +181,7 @@ def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypat
 
 
 def test_sweep_models_puts_controls_on_every_level_and_the_diagnosis_at_face_0():
-    at = rel.sweep_models(["audio", "matchmap"], [{"train.rank_weight": 0.0}], [{"train.blank": "video"}],
+    at = sweep.sweep_models(["audio", "matchmap"], [{"train.rank_weight": 0.0}], [{"train.blank": "video"}],
                           control_modalities=("face",), seeds=[42])
     face0, face1, voice0 = at("face", 0.0), at("face", 1.0), at("voice", 0.0)
     assert list(face0) == ["audio", "matchmap", "matchmap[train.rank_weight=0.0]", "matchmap[train.blank=video]"]

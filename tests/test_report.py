@@ -2,8 +2,8 @@
 
 import json
 
-from mmlib.provenance import REPO, study_source_hash
-from mmlib.report import BEGIN, END, render, update_readme
+from mmlib.config.provenance import REPO, study_source_hash
+from mmlib.runner.report import BEGIN, END, render, update_readme
 
 RUN = REPO / "results" / "default"
 
@@ -28,7 +28,7 @@ def test_report_block_is_generated_from_tables():
 
 
 def test_committed_figures_were_checked_and_have_no_layout_defects():
-    # plots.save runs mmlib.figcheck on every figure as the study drew it from its own tables
+    # plots.save runs mmlib.figures.figcheck on every figure as the study drew it from its own tables
     checked = json.loads((RUN / "figures" / "layout_check.json").read_text())
     figures = sorted(p.stem for p in (RUN / "figures").glob("*.png"))
     assert sorted(checked) == figures
@@ -38,7 +38,7 @@ def test_committed_figures_were_checked_and_have_no_layout_defects():
 def test_a_run_is_dirty_only_when_what_made_it_has_uncommitted_changes(tmp_path):
     import subprocess
 
-    from mmlib.study import git_state
+    from mmlib.runner.study import git_state
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mmlib.cli import main
 from mmlib.config import load_config
 from mmlib.data import faces, features
 from mmlib.data.corpus import require_labelled
 from mmlib.data.features import BadMediaError, cache_key, extract_features
 from mmlib.data.iemocap import load_corpus
-from mmlib.study import clean_stale
+from mmlib.runner.cli import main
+from mmlib.runner.study import clean_stale
 from tests.iemocap_trees import cfg_for
 
 

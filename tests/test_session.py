@@ -1,8 +1,8 @@
-"""mmlib.session: model names, named arms, the notebooks' setup call, finding trained models."""
+"""mmlib.runner.session: model names, named arms, the notebooks' setup call, finding trained models."""
 
 import pytest
 
-from mmlib.session import arms, model_name, setup
+from mmlib.runner.session import arms, model_name, setup
 
 
 def test_model_names_say_what_differs_and_leave_out_replication():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mmlib.config import load_config
-from mmlib.study import NOTEBOOKS, notebooks_dir, run_study
+from mmlib.runner.study import NOTEBOOKS, notebooks_dir, run_study
 
 
 def test_notebooks_are_committed_clean():
@@ -47,7 +47,7 @@ def test_quick_study_end_to_end(tmp_path):
     for key in ("git", "config", "versions", "seeds", "wall_seconds", "skipped", "parameters", "source_hash",
                 "normalization", "corpus", "features", "checkpoints"):
         assert key in manifest
-    from mmlib.provenance import study_source_hash
+    from mmlib.config.provenance import study_source_hash
 
     assert manifest["source_hash"] == study_source_hash() and manifest["executor"]["executor"] == "ray"
     ckpts = {c["checkpoint"]: c for c in manifest["checkpoints"]}
@@ -81,7 +81,7 @@ def test_quick_study_end_to_end(tmp_path):
 
 
 def test_failed_run_keeps_previous_results(tmp_path, monkeypatch):
-    import mmlib.study as study
+    import mmlib.runner.study as study
 
     nbdir = tmp_path / "nbs"
     nbdir.mkdir()

@@ -17,7 +17,12 @@ import pytest
 import soundfile as sf
 
 from mmlib.data.synthetic import (
-    FACE_BOX, SYNTH_PROFILES, SynthConfig, code_counts, generate_corpus, plan_corpus,
+    FACE_BOX,
+    SYNTH_PROFILES,
+    SynthConfig,
+    code_counts,
+    generate_corpus,
+    plan_corpus,
 )
 from tests.iemocap_trees import UTT, dialog_frames, speaker_z, utterance_wav
 

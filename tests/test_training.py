@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmlib import inference, metrics, training
-from mmlib.checkpoints import ModelSpec
+from mmlib.analysis import metrics
+from mmlib.data import inputs
 from mmlib.data.dataset import collate
 from mmlib.models.fusion import HEADS
+from mmlib.training import fit as training
+from mmlib.training.checkpoints import ModelSpec
 
 
 def fit(st, head, tmp_path, **over):
@@ -57,8 +59,8 @@ def test_fusion_starts_from_unimodal_checkpoints(quick_session, tmp_path):
     st = quick_session
     uni = {m: fit(st, m, tmp_path).checkpoint for m in ("audio", "video")}
     cfg = st.cfg.with_overrides({"train.max_epochs": 1})
-    from mmlib.checkpoints import make_model
-    from mmlib.training import _init_from_unimodal
+    from mmlib.models.factory import make_model
+    from mmlib.training.fit import _init_from_unimodal
 
     model = make_model(cfg, "matchmap")
     _init_from_unimodal(model, uni)
@@ -75,8 +77,8 @@ def test_chunked_audio_is_scored_per_utterance(quick_session, tmp_path):
 
 
 def test_which_losses_train_which_head(quick_session):
-    from mmlib.checkpoints import canonical_config
-    from mmlib.training import loss_weights
+    from mmlib.training.checkpoints import canonical_config
+    from mmlib.training.fit import loss_weights
 
     cfg = quick_session.cfg
     assert {h: loss_weights(cfg, h).w_rank for h in HEADS} == {
@@ -92,12 +94,12 @@ def test_which_losses_train_which_head(quick_session):
 def test_concat_gradient_does_not_depend_on_rank_weight(quick_session):
     import torch
 
-    from mmlib.checkpoints import make_model
-    from mmlib.losses import multitask_loss
-    from mmlib.training import loss_weights
+    from mmlib.models.factory import make_model
+    from mmlib.training.fit import loss_weights
+    from mmlib.training.losses import multitask_loss
 
     st = quick_session
-    train_ds = inference.inputs(ModelSpec(st.cfg, "concat", st.folds[0], st.cfg.train.seed), st.table, st.feats).train
+    train_ds = inputs.fold_inputs(ModelSpec(st.cfg, "concat", st.folds[0], st.cfg.train.seed), st.table, st.feats).train
     batch = collate([train_ds[i] for i in range(8)])
     grads = []
     for w in (0.0, 0.078, 5.0):
@@ -116,11 +118,11 @@ def test_concat_gradient_does_not_depend_on_rank_weight(quick_session):
 def test_validation_draws_no_impostors_and_selects_on_validation_ce(quick_session, tmp_path):
     import torch
 
-    from mmlib.checkpoints import make_model
-    from mmlib.training import EmotionModule, loss_weights
+    from mmlib.models.factory import make_model
+    from mmlib.training.fit import EmotionModule, loss_weights
 
     st = quick_session
-    val_ds = inference.inputs(ModelSpec(st.cfg, "matchmap", st.folds[0], st.cfg.train.seed), st.table, st.feats).val
+    val_ds = inputs.fold_inputs(ModelSpec(st.cfg, "matchmap", st.folds[0], st.cfg.train.seed), st.table, st.feats).val
     module = EmotionModule(make_model(st.cfg, "matchmap"), loss_weights(st.cfg, "matchmap"), 1e-3, 0.0, 42, 4)
     before = module.gen.get_state().clone()
     module.log = lambda *a, **k: None  # outside a Trainer

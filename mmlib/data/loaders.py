@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from mmlib.config import stable_hash
+from mmlib.config.provenance import source_hash
 from mmlib.data import cremad, iemocap, ravdess
-from mmlib.provenance import source_hash
 
 
 def _load_synthetic(root: str | Path, label_set: str = "4class") -> pd.DataFrame:

@@ -21,9 +21,8 @@ No speaker ever appears in two parts of a fold; `check_folds` asserts it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import pandas as pd
 

@@ -27,8 +27,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from mmlib.matchmap import matchmap
 from mmlib.models.audio import AudioCNN
+from mmlib.models.matchmap import matchmap
 from mmlib.models.video import build_video_encoder
 
 HEADS = ("audio", "video", "concat", "matchmap", "matchmap_attn")  # every head of the study, in figure order

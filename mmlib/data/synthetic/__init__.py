@@ -23,8 +23,16 @@ the serial one.
 
 from mmlib.config import CODES4, OTHER_CODES, SYNTH_PROFILES, SynthConfig  # re-exported: the config owns them
 from mmlib.data.synthetic.face import FACE_BOX, draw_face, render_video
-from mmlib.data.synthetic.plan import (BASE, NEUTRAL, TARGETS, code_counts, dialog_names, modality_expression,
-                                       plan_corpus, speaker_params)
+from mmlib.data.synthetic.plan import (
+                                       BASE,
+                                       NEUTRAL,
+                                       TARGETS,
+                                       code_counts,
+                                       dialog_names,
+                                       modality_expression,
+                                       plan_corpus,
+                                       speaker_params,
+)
 from mmlib.data.synthetic.voice import synth_voice, voice_plan, voice_wave
 from mmlib.data.synthetic.write import ROOT_NAME, generate_corpus, main, render_dialog
 

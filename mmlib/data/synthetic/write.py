@@ -37,8 +37,7 @@ from tqdm.auto import tqdm
 from mmlib.config import SYNTH_PROFILES, SynthConfig
 from mmlib.data import degrade
 from mmlib.data.synthetic.face import render_video, write_avi
-from mmlib.data.synthetic.plan import (_rng, _tick_rate, dialog_names, modality_expression, plan_corpus,
-                                       speaker_params)
+from mmlib.data.synthetic.plan import _rng, _tick_rate, dialog_names, modality_expression, plan_corpus, speaker_params
 from mmlib.data.synthetic.voice import voice_plan, voice_wave
 
 ROOT_NAME = "IEMOCAP_full_release"

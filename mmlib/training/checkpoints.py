@@ -1,7 +1,7 @@
 """A trained model's one owner: what it is (a ModelSpec and its key), where its checkpoint lives, how to
 load it, and the run's ledger of the checkpoints it used.
 
-    from mmlib.checkpoints import ModelSpec, locate, load
+    from mmlib.training.checkpoints import ModelSpec, locate, load
     spec = ModelSpec(cfg, "matchmap", fold, seed=42)
     spec.key                        # the model's identity (12 hex): the config that shapes it, head, fold, seed
     spec.starts_from                # the unimodal specs a fusion model is initialised from (train.init_from_unimodal)
@@ -12,7 +12,7 @@ Two kinds of identity, two words: a *key* names a model before it exists (spec.k
 a *digest* is a content hash of something that exists (the training data, the source code, weights).
 A checkpoint's file name is `<head>-fold<NN>-seed<S>-<hash>.pt`, the hash covering the spec's key, the
 digest of the training data (labels, speakers and feature arrays of the fold's training and validation
-utterances), the digest of the source that shapes a model (every mmlib module that `mmlib.training`
+utterances), the digest of the source that shapes a model (every mmlib module that `mmlib.training.fit`
 imports, directly or not, found from the imports themselves: a new module on that path changes every
 key), and the weights of the checkpoints it starts from. So a rerun reuses a checkpoint only when all of
 these are unchanged, and a corpus whose audio is byte-identical (a sweep corpus with a weakened face)
@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmlib import provenance
-from mmlib.config import StudyConfig, TrainConfig, stable_hash
+from mmlib.config import StudyConfig, TrainConfig, provenance, stable_hash
 from mmlib.data.corpus import class_names
 from mmlib.data.splits import Fold
-from mmlib.models.fusion import HEADS, UNIMODAL, build_model, modalities_of
+from mmlib.models.factory import make_model
+from mmlib.models.fusion import HEADS, UNIMODAL, modalities_of
 
 # not part of a model's key: where files live and how the grid runs (and which folds / seeds a study runs);
 # the corpus generator's settings (what a model learns from is in the data digest, by content)
@@ -124,9 +124,9 @@ class ModelSpec:
 
 @functools.lru_cache(maxsize=None)
 def code_digest() -> str:
-    """Digest of the source that shapes a trained model: every mmlib module `mmlib.training` imports, directly
+    """Digest of the source that shapes a trained model: every mmlib module `mmlib.training.fit` imports, directly
     or through others (models, losses, matchmap, inputs, features, config, ...), read from the imports."""
-    modules = sorted(provenance.import_closure("mmlib.training"))
+    modules = sorted(provenance.import_closure("mmlib.training.fit"))
     return stable_hash([(m, provenance.module_file(m).read_text()) for m in modules])
 
 
@@ -175,26 +175,6 @@ def locate(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path, mu
 
 
 # ------------------------------------------------------------------ the model a checkpoint holds
-
-def fixed_audio_frames(cfg: StudyConfig) -> int:
-    """Audio frames every item is padded to: the chunk, or max_seconds (the fixed matchmap head needs it)."""
-    a = cfg.audio
-    seconds = a.chunk_seconds if a.chunk_seconds is not None else a.max_seconds
-    return int(round(seconds * 1000 / a.hop_ms)) + (0 if a.chunk_seconds is not None else 1)
-
-
-def make_model(cfg: StudyConfig, head: str) -> torch.nn.Module:
-    """A freshly initialised model of `head` with the config's sizes."""
-    m = cfg.model
-    return build_model(
-        head=head, n_classes=len(class_names(cfg.data.label_set)), n_mels=cfg.audio.n_mels,
-        in_channels=3 if cfg.audio.deltas else 1, audio_width=m.audio_width,
-        audio_final_kernel=m.audio_final_kernel, video_arch=m.video_arch, video_width=m.video_width,
-        dim=m.dim, keep_time=m.keep_time, pool_hw=m.pool_hw, audio_frames=fixed_audio_frames(cfg),
-        aux_heads=m.aux_heads, vad_head=m.vad_head, pretrained_video=m.pretrained_video,
-        narrow_downsample=m.narrow_downsample, unimodal_path=m.unimodal_path,
-    )
-
 
 def save(target: Path, payload: dict) -> None:
     """Write a checkpoint under a temporary name and rename it into place: a half-written file never takes

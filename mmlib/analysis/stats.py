@@ -1,7 +1,7 @@
 """Statistics in which test speakers and training seeds both vary: two-stage bootstrap intervals, paired
 tests at the fold level, and Holm's control of a family of claims.
 
-    from mmlib import stats
+    from mmlib.analysis import stats
     stats.estimate(pred, "UA")                     # {"mean", "lo", "hi", "sd", "seed_range", "runs", "folds", ...}
     stats.paired(pred, "matchmap", "concat", "UA") # mean difference, two-stage interval, fold-level p-values
     stats.holm([0.01, 0.04, 0.2])                  # Holm-adjusted p-values of a family

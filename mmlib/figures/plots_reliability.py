@@ -1,6 +1,7 @@
-"""Figures of "when does fusion help?" (notebook 05), in the style of mmlib.plots (to move there).
+"""Figures of "when does fusion help?" (notebook 05), in the style of mmlib.figures.plots (to move there).
 
-    from mmlib import plots, plots_reliability as pr, reliability as rel
+    from mmlib.figures import plots, plots_reliability as pr
+    from mmlib.analysis import reliability as rel
     fig = pr.sweep_scores(rel.sweep_scores(pred))     # every model's UA per level, oracle ceilings beside
     fig = pr.sweep_gains(rel.sweep_gains(pred))       # (b) fusion - best unimodal vs the unimodal gap, oracle's gain
     fig = pr.sweep_versus(rel.sweep_versus(pred))     # (a) fusion models - concat per level
@@ -9,7 +10,7 @@
     fig = pr.effective_robustness(rel.effective_robustness(rob))
     plots.save(fig, "fusion_gain_vs_gap", "results/default/figures")
 
-Intervals come in as columns (computed by the caller: mmlib.stats through reliability's tables); the figures
+Intervals come in as columns (computed by the caller: mmlib.analysis.stats through reliability's tables); the figures
 only draw them. Models are labelled in a paper's words (plots.label).
 """
 
@@ -19,7 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mmlib import oracle, plots
+from mmlib.analysis import oracle
+from mmlib.figures import plots
 
 CONDITION_COLORS = {"audio+video": "#555555", "audio only": plots.PALETTE["audio"],
                     "video only": plots.PALETTE["video"]}
@@ -78,7 +80,7 @@ def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         both = d[d["model"].map(oracle.ceiling_of) == "oracle: both"].drop_duplicates("level").sort_values("level")
         own = d[d["model"] == weak].sort_values("level")
         ax.plot(both["level"], both["ceiling"], "-", color="black", lw=1, label="oracle: both cues")
-        ax.plot(own["level"], own["ceiling"], "--", color="#777777", lw=1, label=f"oracle: the weakened stream's cue")
+        ax.plot(own["level"], own["ceiling"], "--", color="#777777", lw=1, label="oracle: the weakened stream's cue")
         ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod), ylim=(0, 1))
         ax.set_xticks(sorted(d["level"].unique()))
     axes[0][0].set_ylabel(f"{metric} (mean, 95 % interval)")

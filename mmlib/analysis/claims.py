@@ -1,6 +1,6 @@
 """What the study concludes: the paper's two claims as tables of paired comparisons, each with a verdict.
 
-    from mmlib import claims
+    from mmlib.analysis import claims
     table1 = claims.claim1(pred)                          # matchmap vs concat, fusion vs unimodal, ...
     tests = claims.compare(pred, [("matchmap[train.rank_weight=0.0]", "concat")])   # any pairs, one family
     table2 = claims.claim2(sweep, rob, miss)              # the graded sweep's contrasts, degradation, missing modality
@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mmlib import reliability, stats
-from mmlib.models.fusion import UNIMODAL
+from mmlib.analysis import reliability, stats
 
 CLAIM1_PAIRS = (("matchmap", "concat"), ("matchmap_attn", "concat"), ("matchmap", "audio"), ("matchmap", "video"),
                 ("concat", "audio"), ("concat", "video"))

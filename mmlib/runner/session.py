@@ -1,6 +1,6 @@
 """A study session: one config, its corpus, features and folds, and the models trained on them.
 
-    from mmlib.session import setup
+    from mmlib.runner.session import setup
     session = setup("default")                              # what every notebook's setup cell calls
     pred = session.run_models(["audio", "video"])           # every fold x seed; the prediction table
     pred = session.run_models(["concat", "matchmap"])       # fusion starts from the unimodal checkpoints
@@ -9,7 +9,7 @@
     pred = session.train(arms(["matchmap"], {"train.modality_dropout": 0.5}))   # named models
     model, payload = session.load_model(session.spec("matchmap", session.folds[0], 42))
 
-A session is what a notebook works with; the study runner (`mmlib.study`, `mmlib study`) executes the
+A session is what a notebook works with; the study runner (`mmlib.runner.study`, `mmlib study`) executes the
 notebooks, each of which opens its own session on the same run folder. Every run's model name says what
 differs from the profile (e.g. `matchmap[train.similarity=SISA]`), and every table carries fold and seed,
 so metrics.per_fold / summarize / stats.paired apply as is.
@@ -24,13 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from mmlib import checkpoints, grid, paths
-from mmlib.checkpoints import Ledger, ModelSpec
-from mmlib.config import StudyConfig, load_config
+from mmlib.config import StudyConfig, load_config, paths
 from mmlib.data.corpus import class_names, labelled, require_labelled
 from mmlib.data.features import FeatureSet, extract_features
 from mmlib.data.loaders import prepare_corpus
 from mmlib.data.splits import Fold, make_folds, select_folds
+from mmlib.training import checkpoints, grid
+from mmlib.training.checkpoints import Ledger, ModelSpec
 
 Arm = tuple[list[str], "dict[str, Any] | None", "str | None"]  # (heads, config overrides, name); name None: model_name
 NOT_IN_NAMES = ("seeds", "folds")  # which runs replicate a model, not what the model is

@@ -4,7 +4,7 @@ its manifest.
     mmlib study --profile default                   # == make study
     mmlib study --profile quick --run quick-check -o train.max_epochs=1
     mmlib study -p secondary_seeds "[42, 43, 44]"   # a notebook parameter, in every notebook that declares it
-    python -c "from mmlib.study import run_study; from mmlib.config import load_config; run_study(load_config('quick'))"
+    python -c "from mmlib.runner.study import run_study; from mmlib.config import load_config; run_study(load_config('quick'))"
 
 The run is built in `results/.tmp-<run>-<pid>/` and renamed to `results/<run>/` only when every
 notebook has finished, so a failed run never replaces the previous complete one; its partial
@@ -34,9 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmlib import paths, provenance
-from mmlib.checkpoints import Ledger
-from mmlib.config import StudyConfig
+from mmlib.config import StudyConfig, paths, provenance
+from mmlib.training.checkpoints import Ledger
 
 NOTEBOOKS = ("01_data_exploration", "02_unimodal_baselines", "03_matchmap_fusion", "04_confusion_analysis",
              "05_when_fusion_helps")
@@ -49,7 +48,7 @@ class StudyError(RuntimeError):
 
 
 def notebooks_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def git_state(repo: Path) -> dict[str, Any]:
@@ -75,7 +74,7 @@ def versions() -> dict[str, str]:
 
 
 class _ConsoleProgress(threading.Thread):
-    """Shows on the console what the notebook kernels report (mmlib.grid writes MMLIB_PROGRESS_FILE)."""
+    """Shows on the console what the notebook kernels report (mmlib.training.grid writes MMLIB_PROGRESS_FILE)."""
 
     def __init__(self, path: Path):
         super().__init__(daemon=True)
@@ -216,8 +215,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     import papermill as pm
 
     from mmlib.data.corpus import require_labelled
-    from mmlib.data.loaders import prepare_corpus
     from mmlib.data.features import extract_features
+    from mmlib.data.loaders import prepare_corpus
 
     run_name = run_name or cfg.profile
     per_notebook = check_parameters(parameters or {}, notebooks)  # before anything runs: a typo fails at once
@@ -296,7 +295,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     manifest = {
         "run": run_name,
         "profile": cfg.profile,
-        "git": git_state(Path(__file__).resolve().parent.parent),
+        "git": git_state(Path(__file__).resolve().parents[2]),
         "source_hash": provenance.study_source_hash(),
         "config": cfg.to_dict(),
         "parameters": params | {"results_dir": paths.portable(final)},
@@ -335,7 +334,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
 def core_use(checkpoints: list[dict], cfg: StudyConfig, wall: float) -> dict:
     """How much of the machine the run's trainings used: training seconds (of the checkpoints it trained)
     over workers x wall seconds (a local Ray's workers; on a cluster the share is not computed)."""
-    from mmlib import grid
+    from mmlib.training import grid
 
     seconds = float(sum(c.get("seconds", 0.0) for c in checkpoints if c["trained"]))
     workers = (1 if cfg.run.executor == "sequential" else
@@ -352,7 +351,7 @@ def write_convergence(run: Path, ckpt_dir: Path) -> list[str]:
     """metrics/learning_curves.csv (every epoch of every model the run used) and tables/convergence.csv (per
     head: share of trainings kept at their first or last epoch); a printed warning, returned, per head
     where either share exceeds WARN_SHARE."""
-    from mmlib import checkpoints
+    from mmlib.training import checkpoints
 
     curves = checkpoints.learning_curves(Ledger(run), ckpt_dir)
     if curves.empty:
@@ -381,7 +380,7 @@ def _start_ray(cfg: StudyConfig) -> bool:
     """Start (or join) the Ray every notebook of this run uses; True when this process started it."""
     if cfg.run.executor != "ray" or os.environ.get("MMLIB_RAY_ADDRESS"):
         return False
-    from mmlib import grid
+    from mmlib.training import grid
 
     ray = grid.connect(cfg.run, cfg.train.threads)
     os.environ["MMLIB_RAY_ADDRESS"] = ray.get_runtime_context().gcs_address

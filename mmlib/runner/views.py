@@ -1,18 +1,17 @@
 """What the figures of the corpus and of single utterances show: the corpus summary, log-mel and face
 examples, a waveform with its face frames, and a trained fusion model's matchmap of one utterance.
 
-    from mmlib import views
+    from mmlib.runner import views
     views.corpus_summary(session)                 # labelled utterances per session and class
     specs, clips = views.examples_per_class(session)
     item = views.matchmap_item(session, uid)      # for plots.matchmap_heatmaps; None if not trained
 
-`session` is a mmlib.session.Session; nothing here trains or writes.
+`session` is a mmlib.runner.session.Session; nothing here trains or writes.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-
 
 IEMOCAP_4CLASS = {"neu": 1708, "hap": 1636, "ang": 1103, "sad": 1084}  # docs/background.md#iemocap-counts: 5,531
 IEMOCAP_4CLASS_PER_SESSION = {1: 1085, 2: 1023, 3: 1151, 4: 1031, 5: 1241}
@@ -72,8 +71,8 @@ def matchmap_item(session, uid: str, head: str = "matchmap", seed: int | None = 
     chunked), as plots.matchmap_heatmaps takes it; None when that model has not been trained."""
     import torch
 
-    from mmlib import inference
-    from mmlib.matchmap import matchmap
+    from mmlib.data import inputs
+    from mmlib.models.matchmap import matchmap
 
     fold = next((f for f in session.folds if uid in set(f.test)), None)
     if fold is None:
@@ -83,9 +82,9 @@ def matchmap_item(session, uid: str, head: str = "matchmap", seed: int | None = 
         model, _ = session.load_model(spec)
     except FileNotFoundError:
         return None
-    ds = inference.dataset(spec, [uid], session.recordings, session.feats,
-                           inference.normalizer(spec, session.recordings, session.feats))
-    batch = next(iter(inference.loader(ds, spec, batch_size=1)))
+    ds = inputs.dataset(spec, [uid], session.recordings, session.feats,
+                           inputs.normalizer(spec, session.recordings, session.feats))
+    batch = next(iter(inputs.loader(ds, spec, batch_size=1)))
     with torch.no_grad():
         out = model(batch["audio"], batch["video"], batch["audio_lengths"])
     M = matchmap(out["V"], out["A"])[0]  # (*P, T_a)

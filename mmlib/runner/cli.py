@@ -35,8 +35,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _config(args):
-    from mmlib import paths
-    from mmlib.config import load_config
+    from mmlib.config import load_config, paths
 
     overrides = _overrides(args.override)
     if getattr(args, "data_root", None):
@@ -62,10 +61,10 @@ def cmd_synth(args) -> None:
 
 
 def cmd_features(args) -> None:
-    from mmlib import paths
+    from mmlib.config import paths
     from mmlib.data.corpus import require_labelled
-    from mmlib.data.loaders import prepare_corpus
     from mmlib.data.features import extract_features
+    from mmlib.data.loaders import prepare_corpus
 
     cfg = _config(args)
     table = prepare_corpus(cfg, progress=not args.quiet)
@@ -82,7 +81,7 @@ def _parameters(pairs: list[list[str]]) -> dict:
 
 
 def cmd_study(args) -> None:
-    from mmlib.study import notebook_parameters, run_study
+    from mmlib.runner.study import notebook_parameters, run_study
 
     if args.list_parameters:
         for nb, params in notebook_parameters().items():
@@ -95,8 +94,9 @@ def cmd_study(args) -> None:
 
 
 def cmd_recipe(args) -> None:
-    from mmlib import paths, recipe
-    from mmlib.session import open_session
+    from mmlib.config import paths
+    from mmlib.runner import recipe
+    from mmlib.runner.session import open_session
 
     out = paths.resolve(args.out or f"results/recipe-{args.profile}", "--out")
     session = open_session(args.profile, data_dir=args.data_dir or "data", results_dir=str(out),
@@ -108,7 +108,7 @@ def cmd_recipe(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from mmlib.report import update_readme
+    from mmlib.runner.report import update_readme
 
     fresh = update_readme(args.run, args.readme, check=args.check)
     if args.check and not fresh:
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     from mmlib.data.faces import DetectorUnavailable
     from mmlib.data.features import BadMediaError
-    from mmlib.study import StudyError
+    from mmlib.runner.study import StudyError
 
     try:
         args.fn(args)

@@ -1,6 +1,6 @@
 """Matchmaps and their pooled similarities (Harwath et al., ECCV 2018), batched over all pairs.
 
-    from mmlib.matchmap import matchmap, similarity, pairwise_similarity
+    from mmlib.models.matchmap import matchmap, similarity, pairwise_similarity
     M = matchmap(V, A)                                  # V (B, D, 7, 7), A (B, D, T) -> M (B, 7, 7, T)
     s = similarity(M, "SIMA", audio_mask)               # (B,): one score per matched pair
     S = pairwise_similarity(V, A, "SIMA", audio_mask)   # (B, B): S[i, j] = video i against audio j

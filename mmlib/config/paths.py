@@ -1,6 +1,6 @@
 """Where the study reads and writes: relative paths are taken from the repository root, never the cwd.
 
-    from mmlib import paths
+    from mmlib.config import paths
     paths.repo_root()                       # the folder that holds mmlib/ and notebooks/
     paths.resolve("data")                   # <repo>/data, from JupyterLab, papermill in any folder, or the CLI
     paths.resolve("../data")                # ValueError: a relative path may not leave the repository
@@ -26,7 +26,7 @@ def repo_root() -> Path:
 
     An installed (non-editable) package has no repository: then the current directory stands in.
     """
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     return here if (here / "notebooks").is_dir() and (here / "mmlib").is_dir() else Path.cwd().resolve()
 
 

@@ -1,7 +1,7 @@
 """The training recipe, chosen on validation speakers only, and the record of every setting tried.
 
     mmlib recipe --profile default          # -> results/recipe-default/ (tried.csv, summary.csv, choice.json)
-    from mmlib import recipe
+    from mmlib.runner import recipe
     record = recipe.select(session)         # the two stages below; nothing here scores a test utterance
 
 Two stages, each a grid of candidates (config overrides) trained on every fold with the profile's first
@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from mmlib.session import Session
+from mmlib.runner.session import Session
 
 SCRATCH = [{"train.lr": lr, "train.patience": p} for lr in (2e-3, 1e-3, 5e-4) for p in (3, 8)]
 FINETUNE = [{"train.finetune_lr": lr} for lr in (2e-3, 5e-4, 2e-4)]

@@ -1,28 +1,38 @@
-"""A model's inputs and its predictions: the one normalizer, dataset, padding rule and loader that training,
-evaluation and every test-time experiment use, and the one `predict`.
+"""A model's inputs: the one normalizer, dataset, padding rule and loader that training, evaluation and every
+test-time experiment use.
 
-    from mmlib import inference
-    inputs = inference.inputs(spec, table, feats)        # normalizer + train / val / test datasets of spec's fold
-    pred = inference.predict(model, inputs.test, spec)   # id, fold, seed, model, speaker, true, pred, p_<class>
-    pred = inference.predict(model, inputs.test, spec, missing="video")   # video zero-filled after normalization
+    from mmlib.data import inputs
+    parts = inputs.fold_inputs(spec, table, feats)       # normalizer + train / val / test datasets of spec's fold
+    batches = inputs.loader(parts.train, spec, shuffle=True)
 
-A missing stream is zero-filled after normalization (data/blanking.py), i.e. set to the normalizer's mean
-(the speaker's mean with data.speaker_norm), MMIN's zero-filling. When audio is cut into chunks, chunk
-logits are averaged per utterance before softmax and argmax.
+`spec` is a mmlib.training.checkpoints.ModelSpec (its cfg, head, fold, seed, modalities and classes); this module
+reads it and imports nothing above the data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from mmlib.checkpoints import ModelSpec, fixed_audio_frames
+from mmlib.config import StudyConfig
 from mmlib.data import blanking
 from mmlib.data.dataset import EmotionDataset, Normalizer, SpeakerNormalizer, collate
+
+if TYPE_CHECKING:
+    from mmlib.training.checkpoints import ModelSpec
+
+
+def fixed_audio_frames(cfg: StudyConfig) -> int:
+    """Audio frames every item is padded to: the chunk, or max_seconds (the fixed matchmap head needs it)."""
+    a = cfg.audio
+    seconds = a.chunk_seconds if a.chunk_seconds is not None else a.max_seconds
+    return int(round(seconds * 1000 / a.hop_ms)) + (0 if a.chunk_seconds is not None else 1)
+
 
 def normalizer(spec: ModelSpec, table: pd.DataFrame, feats):
     """The feature standardization of spec's fold.
@@ -52,7 +62,7 @@ class Inputs:
     test: EmotionDataset
 
 
-def inputs(spec: ModelSpec, table: pd.DataFrame, feats) -> Inputs:
+def fold_inputs(spec: ModelSpec, table: pd.DataFrame, feats) -> Inputs:
     """The normalizer and the training, validation and test datasets of spec's fold."""
     norm = normalizer(spec, table, feats)
     fold = spec.fold
@@ -84,44 +94,3 @@ def loader(ds: EmotionDataset, spec: ModelSpec, shuffle: bool = False, batch_siz
         pin_memory=torch.cuda.is_available(), persistent_workers=t.num_workers > 0,
         prefetch_factor=4 if t.num_workers > 0 else None,  # keep a GPU fed: 4 batches ready per loader process
     )
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, ds: EmotionDataset, spec: ModelSpec, missing: str | None = None,
-            name: str | None = None, extra: dict | None = None, batch_size: int = 64) -> pd.DataFrame:
-    """Per-utterance predictions of `model` on `ds`, with the `missing` stream ("audio" | "video") zero-filled.
-
-    Columns: id, fold, seed, model (`name`, default the head), speaker, then `extra` (column -> one value,
-    e.g. a degradation level), true, pred, p_<class> (softmax of the chunk-averaged logits).
-    """
-    model.eval()
-    classes = spec.classes
-    sums = torch.zeros(len(ds.ids), len(classes))
-    counts = torch.zeros(len(ds.ids))
-    for batch in loader(ds, spec, batch_size=batch_size):
-        batch = blanking.blank(batch, missing)
-        logits = model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))["logits"].float()
-        sums.index_add_(0, batch["utt_index"], logits)
-        counts.index_add_(0, batch["utt_index"], torch.ones(len(logits)))
-    probs = torch.softmax(sums / counts[:, None], dim=1).numpy()
-    out = pd.DataFrame({"id": ds.ids, "fold": spec.fold.number, "seed": spec.seed, "model": name or spec.head,
-                        "speaker": ds.speakers, **(extra or {}),
-                        "true": [classes[i] for i in ds.labels], "pred": [classes[i] for i in probs.argmax(1)]})
-    for i, c in enumerate(classes):
-        out[f"p_{c}"] = probs[:, i]
-    return out
-
-
-class torch_threads:
-    """Run a block on `n` torch threads and restore the previous number afterwards (a training and its test
-    predictions run on train.threads under every executor, so every executor gives the same numbers)."""
-
-    def __init__(self, n: int):
-        self.n = max(1, int(n))
-
-    def __enter__(self):
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.before)

@@ -1,6 +1,6 @@
 """Layout checks for figures: overlapping text, text running into another panel, legends over data.
 
-    from mmlib import figcheck, plots
+    from mmlib.figures import figcheck, plots
     fig = plots.estimate_curves(summary, x="level", panel="knob")
     assert figcheck.problems(fig) == []      # else: readable lines naming the texts and panels
 

@@ -1,6 +1,6 @@
 """The known answers of the synthetic corpus: what a classifier given the expressed emotion can reach.
 
-    from mmlib import oracle
+    from mmlib.analysis import oracle
     pred = oracle.predictions(session)       # the oracle's test predictions on the session's folds
     ceilings = metrics.summarize(pred)       # its UA per cue set: the ceilings the models are measured against
     oracle.gaps(metrics.summarize(models), ceilings)   # per model: UA, its ceiling, the gap, the seed range

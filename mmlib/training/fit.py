@@ -1,7 +1,7 @@
 """Train one model with PyTorch Lightning: the LightningModule (model, multi-task loss, AdamW) and `fit`.
 
-    from mmlib.checkpoints import ModelSpec
-    from mmlib.training import fit
+    from mmlib.training.checkpoints import ModelSpec
+    from mmlib.training.fit import fit
     fitted = fit(ModelSpec(cfg, "audio", fold, seed=42), table, feats, ckpt_dir="data/checkpoints")
     fitted.checkpoint, fitted.trained, fitted.best_epoch    # False: an existing checkpoint was reused
     pred = fitted.predict()     # the fold's test utterances: id, fold, seed, model, speaker, true, pred, p_<class>
@@ -10,8 +10,8 @@ AdamW, gradient clipping, early stopping and the kept epoch chosen on validation
 train.select_on), never on a quantity that draws random impostors; seeds from the config,
 deterministic on CPU; mixed precision on GPU; devices and strategy (e.g. ddp) from the config. Which
 losses train which head is explicit (train.rank_heads: the ranking term trains the matchmap heads
-only, as the authors did). A model's identity and checkpoint are mmlib.checkpoints'; its inputs
-(normalizer, datasets, padding, loader) mmlib.inference's. Fusion models can start from the same
+only, as the authors did). A model's identity and checkpoint are mmlib.training.checkpoints'; its inputs
+(normalizer, datasets, padding, loader) mmlib.training.inference's. Fusion models can start from the same
 fold's unimodal checkpoints, as the authors did.
 """
 
@@ -28,12 +28,14 @@ import lightning as L
 import pandas as pd
 import torch
 
-from mmlib import checkpoints, inference
-from mmlib.checkpoints import ModelSpec
 from mmlib.config import StudyConfig
 from mmlib.data import blanking
-from mmlib.losses import LossWeights, multitask_loss
+from mmlib.data.inputs import Inputs, fold_inputs, loader
+from mmlib.models.factory import make_model
 from mmlib.models.fusion import UNIMODAL
+from mmlib.training import checkpoints, inference
+from mmlib.training.checkpoints import ModelSpec
+from mmlib.training.losses import LossWeights, multitask_loss
 
 
 def loss_weights(cfg: StudyConfig, head: str) -> LossWeights:
@@ -188,7 +190,7 @@ class Fitted:
     history: pd.DataFrame  # per-epoch train/val losses (empty when the checkpoint was reused)
     best_epoch: int | None  # the epoch kept (0-based), as the checkpoint records it
     model: torch.nn.Module  # the kept epoch's model, in eval mode
-    inputs: inference.Inputs
+    inputs: Inputs
     val_ua: float | None = None  # validation UA at the kept epoch (what a choice between models may read)
 
     def predict(self, **kw) -> pd.DataFrame:
@@ -214,10 +216,10 @@ def fit(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path | None
     init = dict(init_from or {}) if spec.starts_from else {}
     ckpt_dir = Path(ckpt_dir or Path(cfg.data.data_dir) / "checkpoints")
     ckpt = checkpoints.path(spec, ckpt_dir, checkpoints.training_data_digest(spec, table, feats), init)
-    data = inference.inputs(spec, table, feats)
+    data = fold_inputs(spec, table, feats)
     with inference.torch_threads(cfg.train.threads):
         L.seed_everything(spec.seed, workers=True, verbose=False)
-        model = checkpoints.make_model(cfg, spec.head)
+        model = make_model(cfg, spec.head)
         history = pd.DataFrame()
         reused = ckpt.exists() and (not retrain or ckpt.name in keep)
         if reused:
@@ -242,8 +244,8 @@ def fit(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path | None
                 stop = L.pytorch.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience)
                 with _quiet():
                     trainer = _trainer(cfg, tmp, progress, [best, stop])
-                    trainer.fit(module, inference.loader(data.train, spec, shuffle=True),
-                                inference.loader(data.val, spec))
+                    trainer.fit(module, loader(data.train, spec, shuffle=True),
+                                loader(data.val, spec))
                 module.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
                 history = _history(tmp)
             kept, recorded = best_epoch(history, monitor, mode), history

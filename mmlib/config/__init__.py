@@ -169,7 +169,7 @@ class TrainConfig:
     aux_weight: float = 0.0  # weight of the auxiliary unimodal cross-entropies
     vad_weight: float = 0.0  # weight of the VAD regression
     finetune_lr: Optional[float] = None  # learning rate of a fusion model started from unimodal checkpoints
-    # (None: train.lr); chosen apart from the from-scratch rate, on validation speakers (mmlib.recipe)
+    # (None: train.lr); chosen apart from the from-scratch rate, on validation speakers (mmlib.runner.recipe)
     finetune_patience: Optional[int] = None  # early-stopping patience of such a fine-tuning (None: train.patience)
     modality_dropout: float = 0.0  # P(one stream of a training item is zeroed), fusion heads (data/blanking.py)
     blank: Optional[str] = None  # "audio" | "video": that stream zero-filled in training, validation and test alike

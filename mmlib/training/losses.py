@@ -1,6 +1,6 @@
 """Ranking losses on the B x B audio-visual similarity matrix, and the multi-task sum.
 
-    from mmlib.losses import LossWeights, multitask_loss, sampled_margin_ranking_loss
+    from mmlib.training.losses import LossWeights, multitask_loss, sampled_margin_ranking_loss
     S = pairwise_similarity(V, A, "SIMA", audio_mask)                  # (B, B), row = video, column = audio
     rank = sampled_margin_ranking_loss(S, labels=y, generator=g)       # DAVEnet / the authors' loss
     total, parts = multitask_loss(model(audio, video, lengths), y,
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmlib.matchmap import pairwise_similarity
+from mmlib.models.matchmap import pairwise_similarity
 
 
 def impostor_mask(B: int, labels: Tensor | None = None, device: torch.device | None = None) -> Tensor:

@@ -1,11 +1,11 @@
 """The grid of trainings: every (config, head, fold, seed) is one task, run on Ray or in sequence.
 
-    from mmlib import grid
+    from mmlib.training import grid
     jobs = [grid.Job(ModelSpec(cfg, "concat", fold, seed)) for fold in folds for seed in cfg.seeds]
     done = grid.run(jobs, table, feats, "data/checkpoints", cfg.run)   # one Outcome per job, same order
     done[0].predictions, done[0].checkpoint, done[0].trained
 
-A job is a ModelSpec to train or reuse (mmlib.checkpoints). A fusion job starts from its fold's and
+A job is a ModelSpec to train or reuse (mmlib.training.checkpoints). A fusion job starts from its fold's and
 seed's unimodal checkpoints (train.init_from_unimodal, the authors' recipe): the grid adds those unimodal trainings as dependencies, once however many fusion
 jobs share them, and a fusion task starts when its two dependencies have finished. The whole grid of
 a call is submitted at once and runs as wide as the machine allows.
@@ -36,10 +36,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mmlib.checkpoints import ModelSpec
 from mmlib.config import RunConfig
 from mmlib.data.features import FeatureSet
 from mmlib.models.fusion import UNIMODAL
+from mmlib.training.checkpoints import ModelSpec
 
 EXECUTORS = ("ray", "sequential")
 
@@ -87,8 +87,10 @@ def execute(job: Job, table: pd.DataFrame, feats: FeatureSet, ckpt_dir: str, kee
             *inits: Outcome) -> Outcome:
     """One training (or checkpoint reuse) and its test predictions; `inits` are the outcomes it starts from,
     `keep` the checkpoints this run already trained (reused even when retrain is asked)."""
-    from mmlib import training  # Lightning: loaded where a training runs, not by every importer of the grid
-    from mmlib.checkpoints import weights_digest
+    from mmlib.training import (
+        fit as training,  # Lightning: loaded where a training runs, not by every importer of the grid
+    )
+    from mmlib.training.checkpoints import weights_digest
 
     t0 = time.time()
     init = {o.job.spec.head: Path(o.checkpoint) for o in inits}

@@ -1,7 +1,7 @@
 """Browse a study's test utterances: hear one, see its log-mel and face, every model's probabilities,
 and what a trained fusion model's matchmap looks at.
 
-    from mmlib import explore
+    from mmlib.runner import explore
     explore.explore(session)             # JupyterLab: widgets (class, speaker, right/wrong, utterance)
     explore.explore(session, interactive=False)  # a static figure of a few utterances (what papermill runs get)
     tab = explore.utterances(session)    # id, label, speaker, fold, <model> (prediction) per test utterance
@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mmlib import plots
+from mmlib.figures import plots
 
 PREDICTION_FILES = ("unimodal", "fusion")
 
@@ -131,8 +131,8 @@ def _widget(session, head: str, pred: pd.DataFrame, tab: pd.DataFrame):
     import ipywidgets as w
     from IPython.display import Audio, display
 
-    from mmlib import views
     from mmlib.data import media
+    from mmlib.runner import views
 
     probs = probabilities(pred, session.classes)
     models = [c for c in tab.columns if c not in ("id", "label", "speaker", "fold", "n_wrong")]

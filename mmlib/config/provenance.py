@@ -1,6 +1,6 @@
 """Content hashes that say what produced what: the source of a run, a corpus, the features, a checkpoint.
 
-    from mmlib import provenance
+    from mmlib.config import provenance
     provenance.study_source_hash()                 # mmlib/**/*.py + notebooks/*.ipynb + pyproject.toml
     provenance.source_hash("data/synthetic.py")    # files or folders under mmlib/ (a generator's code)
     provenance.tree_hash("data/synthetic-.../IEMOCAP_full_release")   # every file's path and bytes
@@ -8,7 +8,7 @@
 Hashes read file contents (never modification times), so a fresh clone gives the same values.
 
     provenance.module_imports()["mmlib.data.loaders"]   # {"mmlib.config", "mmlib.data.iemocap", ...}
-    provenance.import_closure("mmlib.training")         # every mmlib module it reaches, itself included
+    provenance.import_closure("mmlib.training.fit")         # every mmlib module it reaches, itself included
     provenance.find_cycle(provenance.module_imports())  # None, or a cycle ["a", "b", "a"]
 
 The import reader parses the sources (ast), it imports nothing: an import anywhere in a file counts
@@ -21,7 +21,7 @@ import ast
 import hashlib
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent  # mmlib/
+PACKAGE = Path(__file__).resolve().parent.parent  # mmlib/
 REPO = PACKAGE.parent
 STUDY_SOURCES = ("mmlib", "notebooks", "pyproject.toml")  # what shapes results/<run>/
 

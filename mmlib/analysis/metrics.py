@@ -1,12 +1,12 @@
 """Per-utterance metrics over whole test sets, aggregation over folds and seeds, paired tests.
 
-    from mmlib import metrics
+    from mmlib.analysis import metrics
     m = metrics.scores(pred.true, pred.pred, classes)          # {"WA":.., "UA":.., "macro_f1":.., "recall_neu":..}
     table = metrics.per_fold(predictions)                       # one row per model, fold, seed
     summary = metrics.summarize(predictions)                    # mean over folds x seeds, two-stage interval
 
 `predictions` is the table training writes: columns id, fold, seed, model, speaker, true, pred, p_<class>.
-Intervals resample test speakers and training seeds; paired tests live in mmlib.stats.
+Intervals resample test speakers and training seeds; paired tests live in mmlib.analysis.stats.
 WA = accuracy_score, UA = balanced_accuracy_score (mean per-class recall), from scikit-learn, always
 on the pooled utterances of a test set, never averaged over batches.
 """
@@ -17,9 +17,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-
-from mmlib import stats
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+
+from mmlib.analysis import stats
 
 METRICS = ("WA", "UA", "macro_f1")
 
@@ -68,7 +68,7 @@ def summarize(pred: pd.DataFrame, n_boot: int = 2000, seed: int = 0, by: tuple[s
               ) -> pd.DataFrame:
     """Per model (or per `by` group): mean over folds x seeds of WA / UA / macro-F1 (each run scored over
     its whole test set), the sd of the run scores, the median range over a fold's seeds, and a 95 % interval
-    of that mean from a two-stage bootstrap of test speakers and seeds within folds (mmlib.stats.estimate)."""
+    of that mean from a two-stage bootstrap of test speakers and seeds within folds (mmlib.analysis.stats.estimate)."""
     rows = []
     for key, g in pred.groupby(list(by), sort=False):
         row: dict = dict(zip(by, key))

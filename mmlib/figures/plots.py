@@ -1,6 +1,6 @@
 """Every figure of the study, in one style; each saved as PNG and PDF by `save`.
 
-    from mmlib import plots
+    from mmlib.figures import plots
     fig = plots.class_balance(table)
     plots.save(fig, "class_balance", "results/default/figures")   # returns None: a notebook shows the figure
     plots.model_palette(["video", "matchmap[train.similarity=SISA]", "audio"])  # name -> colour, fixed per model
@@ -102,10 +102,10 @@ def save(fig: plt.Figure, name: str, out_dir: str | Path) -> None:
     """Write `name`.png and `name`.pdf into out_dir. Returns None, so a notebook cell ending in
     `plots.save(...)` shows the figure and no path (the files are out_dir/name.png and .pdf).
 
-    Every saved figure is also checked for overlapping text and legends over data (mmlib.figcheck) as it
+    Every saved figure is also checked for overlapping text and legends over data (mmlib.figures.figcheck) as it
     was drawn from the run's own tables; the result goes to out_dir/layout_check.json, and a figure with
     a defect warns, naming it."""
-    from mmlib import figcheck  # no cycle: figcheck needs only matplotlib
+    from mmlib.figures import figcheck  # no cycle: figcheck needs only matplotlib
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -436,7 +436,7 @@ def estimates(summary: pd.DataFrame, metric: str = "UA", per_run: pd.DataFrame |
               chance: float | None = None, title: str = "", ceilings: dict[str, float] | None = None) -> plt.Figure:
     """Each model's mean over folds x seeds (point) with its 95 % interval over test speakers and seeds (bar),
     the individual runs (fold x seed) as small grey dots, and where given each model's oracle ceiling (a
-    black bar: what its inputs allow, mmlib.oracle). `summary` comes from metrics.summarize."""
+    black bar: what its inputs allow, mmlib.analysis.oracle). `summary` comes from metrics.summarize."""
     order = model_order(summary["model"])
     s = summary.set_index("model").loc[order]
     fig, ax = plt.subplots(figsize=(min(PAGE, 1.2 + 0.55 * len(order)), 2.8))

@@ -1,0 +1,1 @@
+"""Figures: one style, every figure of the study, the layout check."""
