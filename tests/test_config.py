@@ -106,3 +106,23 @@ def test_hash_changes_only_when_a_named_section_changes():
     assert all(c.hash() != cfg.hash() for c in (video, audio, train))
     assert cfg.with_overrides({"video.size": cfg.video.size}).hash("video") == cfg.hash("video")  # same value
     assert cfg.hash("audio", "video") == cfg.hash("video", "audio")  # a set of sections, not a sequence
+
+
+def test_every_recipe_setting_is_written_once_per_profile():
+    """One home for a recipe: RECIPES names every recipe key for every profile; PROFILES and CPU_SIZES name none."""
+    from mmlib.config import CPU_SIZES, RECIPE_KEYS, RECIPES
+
+    assert set(RECIPES) == set(PROFILES)
+    for name, prof in PROFILES.items():
+        assert not set(RECIPE_KEYS) & set(prof), (name, sorted(set(RECIPE_KEYS) & set(prof)))
+        cfg = load_config(name)
+        for key, value in RECIPES[name].settings.items():
+            assert getattr(cfg.train, key.partition(".")[2]) == value, (name, key)
+    assert not set(RECIPE_KEYS) & set(CPU_SIZES)
+    assert load_config("default").train.lr == 1e-3 and load_config("ravdess").train.lr == 2e-3
+    assert load_config("paper").train.lr == TrainConfig().lr == 1.077e-4  # the authors' value, from the dataclass
+    assert [n for n, r in sorted(RECIPES.items()) if r.validated] == ["default"]
+    assert all(r.provenance.split(":")[0] in ("validated", "authors", "unvalidated", "smoke test")
+               for r in RECIPES.values())
+    with pytest.raises(ValueError, match="a recipe sets exactly"):
+        type(RECIPES["default"])({"train.lr": 1.0}, "unvalidated: x")

@@ -152,8 +152,6 @@ def test_effective_robustness_relative_to_clean_and_gain_over_the_intact_modalit
 
 
 def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypatch):
-    from mmlib.runner import session
-
     calls = []
 
     def fake_open(profile, data_dir, overrides, **kw):
@@ -163,11 +161,11 @@ def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypat
     def runner(st, models):
         return pd.DataFrame({"model": list(models), "UA": [st["level"]] * len(models)})
 
-    monkeypatch.setattr(session, "open_session", fake_open)
+    monkeypatch.setattr(sweep, "open_session", fake_open)
     oracle_rows = pd.DataFrame({"model": ["oracle: both"], "UA": [0.9]})  # the ceilings of each sweep corpus
-    monkeypatch.setattr(rel.oracle, "predictions", lambda st: oracle_rows.assign(UA=oracle_rows["UA"] * st["level"]))
+    monkeypatch.setattr(sweep.oracle, "predictions", lambda st: oracle_rows.assign(UA=oracle_rows["UA"] * st["level"]))
     out = sweep.reliability_sweep("quick", ("video", "voice"), [1, 0.5], ["audio", "video"], "d",
-                                overrides={"train.max_epochs": 3}, runner=runner, contributions=False, progress=False)
+                                  overrides={"train.max_epochs": 3}, runner=runner, contributions=False, progress=False)
     assert calls == [("quick", "d", {"train.max_epochs": 3}, {"progress": False}),  # level 1: one corpus for both
                      ("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 0.5}, {"progress": False}),
                      ("quick", "d", {"train.max_epochs": 3, "synth.voice_expressiveness": 0.5}, {"progress": False})]

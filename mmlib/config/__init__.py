@@ -74,6 +74,12 @@ class SynthConfig:
     # in between; the other modality's files stay byte-identical when one of them changes
     voice_expressiveness: float = 1.0
     face_expressiveness: float = 1.0
+    # how often each modality shows the expressed emotion: at r the expression of a share r of the utterances and,
+    # for the others, that of another utterance of the same speaker drawn at random (per utterance, per modality,
+    # from the seed): 1 = as planned, 0 = unrelated to the label; the other modality's files stay byte-identical
+    # (mmlib.data.synthetic.plan, "Reliability knobs")
+    voice_reliability: float = 1.0
+    face_reliability: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("turns", "utt_seconds", "gap_seconds", "class_counts", "other_counts", "intensity_beta"):
@@ -90,6 +96,10 @@ class SynthConfig:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"synth.{name} must lie in [0, 1] (1 = as planned, 0 = neutral), "
                                  f"got {getattr(self, name)}")
+        for name in ("voice_reliability", "face_reliability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"synth.{name} must lie in [0, 1] (1 = every utterance shows its own emotion, "
+                                 f"0 = none does), got {getattr(self, name)}")
 
 
 SYNTH_PROFILES: dict[str, SynthConfig] = {
@@ -300,7 +310,8 @@ def _coerce(current: Any, value: Any, key: str) -> Any:
     return value
 
 
-# Small inputs and models: a CPU study in minutes (default, ravdess and cremad share them).
+# Small inputs and models: a CPU study in minutes (default, ravdess and cremad share them). Sizes only: how a
+# profile trains (its recipe) lives in RECIPES, once per profile.
 CPU_SIZES: dict[str, Any] = {
     "video.n_frames": 4,  # for speed (8 frames: every video-bearing training ~1.8x slower); chosen after test-fold
     # video UA had been seen (results/settings_history.csv)
@@ -311,14 +322,49 @@ CPU_SIZES: dict[str, Any] = {
     "model.video_arch": "narrow",
     "model.video_width": 8,
     "model.pool_hw": 2,  # 32 px faces / 16 = 2 x 2 trunk cells: the matchmap's 4 video positions, none repeated
-    # (narrow_downsample=8 keeps 4 x 4 cells at 1.08-1.19x the time per step: benchmarks/bench_training.py --positions)
-    "train.batch_size": 32,
-    "train.lr": 2e-3,
-    "train.max_epochs": 40,  # a bound, not a budget: early stopping ends trainings (tables/convergence.csv)
-    "train.patience": 3,
+    # (narrow_downsample=8 keeps 4 x 4 cells; benchmarks/bench_training.py --positions times both)
 }
 
-# Named profiles: each is a set of overrides on the defaults above, so the defaults stay readable.
+# The settings that make a training recipe. Each profile writes every one of them exactly once, in RECIPES.
+RECIPE_KEYS = ("train.batch_size", "train.lr", "train.weight_decay", "train.max_epochs", "train.patience",
+               "train.finetune_lr", "train.finetune_patience")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a profile trains, and where that recipe comes from (the manifest and the report print both)."""
+
+    settings: dict[str, Any]  # every key of RECIPE_KEYS
+    provenance: str  # "validated: ..." (chosen on validation speakers), "authors: ...", or "unvalidated: ..."
+    validated: bool = False  # chosen on validation speakers of this profile's corpus
+
+    def __post_init__(self) -> None:
+        if set(self.settings) != set(RECIPE_KEYS):
+            raise ValueError(f"a recipe sets exactly {RECIPE_KEYS}; got {sorted(self.settings)}")
+
+
+_AUTHORS = {key: getattr(TrainConfig(), key.partition(".")[2]) for key in RECIPE_KEYS}  # TrainConfig's defaults
+_CPU_UNVALIDATED = {**_AUTHORS, "train.lr": 2e-3, "train.max_epochs": 40}  # max_epochs: a bound, not a budget:
+# early stopping ends trainings (tables/convergence.csv)
+
+RECIPES: dict[str, Recipe] = {
+    "quick": Recipe({**_AUTHORS, "train.batch_size": 16, "train.lr": 3e-3, "train.max_epochs": 2, "train.patience": 2},
+                    "smoke test: two epochs on a tiny corpus, for tests; not a model of anything"),
+    # chosen on validation speakers by `mmlib recipe` (results/recipe-default/: every setting tried, its
+    # validation UA, the criterion; tests/test_recipe.py checks these values against that record)
+    "default": Recipe({**_AUTHORS, "train.lr": 1e-3, "train.max_epochs": 40, "train.patience": 8,
+                       "train.finetune_lr": 2e-3},
+                      "validated: chosen on validation speakers by `mmlib recipe` (results/recipe-default/)",
+                      validated=True),
+    "paper": Recipe(_AUTHORS, "authors: the published code's settings (AdamW, batch 32, patience 3), not re-chosen"),
+    "ravdess": Recipe(_CPU_UNVALIDATED, "unvalidated: the CPU sizes' starting point, never chosen on validation "
+                      "for RAVDESS; run `mmlib recipe --profile ravdess` before trusting its scores"),
+    "cremad": Recipe(_CPU_UNVALIDATED, "unvalidated: the CPU sizes' starting point, never chosen on validation "
+                     "for CREMA-D; run `mmlib recipe --profile cremad` before trusting its scores"),
+}
+
+# Named profiles: each is a set of overrides on the defaults above, so the defaults stay readable. What a profile
+# trains with is its entry in RECIPES, applied after these (tests/test_config.py: no recipe key appears here).
 PROFILES: dict[str, dict[str, Any]] = {
     # Tests and smoke runs: a tiny corpus, tiny inputs, tiny models, one fold, two epochs.
     "quick": {
@@ -332,10 +378,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model.video_arch": "narrow",
         "model.video_width": 8,
         "model.pool_hw": 2,
-        "train.batch_size": 16,
-        "train.lr": 3e-3,
-        "train.max_epochs": 2,
-        "train.patience": 2,
         "folds": (1,),
     },
     # The study on the synthetic corpus, sized to finish in minutes on two CPU cores.
@@ -343,11 +385,6 @@ PROFILES: dict[str, dict[str, Any]] = {
         "synth": SYNTH_PROFILES["default"],
         "audio.max_seconds": 3.0,
         **CPU_SIZES,
-        # the training recipe chosen on validation speakers by `mmlib recipe` (results/recipe-default/: every
-        # setting tried, its validation UA, the criterion; tests/test_recipe.py checks these values against it)
-        "train.lr": 1e-3,
-        "train.patience": 8,
-        "train.finetune_lr": 2e-3,
         "seeds": (42, 43, 44),  # every table and claim covers three training seeds
     },
     # The authors' settings (docs/background.md) on the real IEMOCAP: 10 folds, 3 s chunks, full-size models.
@@ -394,7 +431,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 def load_config(profile: str = "default", overrides: dict[str, Any] | None = None) -> StudyConfig:
-    """The profile's config with `overrides` (dotted keys) applied on top."""
+    """The profile's config: its sizes (PROFILES), its recipe (RECIPES), then `overrides` (dotted keys)."""
     if profile not in PROFILES:
         raise KeyError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     base = StudyConfig(profile=profile)
@@ -402,4 +439,4 @@ def load_config(profile: str = "default", overrides: dict[str, Any] | None = Non
     synth = prof.pop("synth", None)
     if synth is not None:
         base = replace(base, synth=synth)
-    return base.with_overrides(prof).with_overrides(overrides)
+    return base.with_overrides(prof).with_overrides(RECIPES[profile].settings).with_overrides(overrides)

@@ -1,11 +1,15 @@
 """Content hashes that say what produced what: the source of a run, a corpus, the features, a checkpoint.
 
     from mmlib.config import provenance
-    provenance.study_source_hash()                 # mmlib/**/*.py + notebooks/*.ipynb + pyproject.toml
-    provenance.source_hash("data/synthetic.py")    # files or folders under mmlib/ (a generator's code)
+    provenance.study_source_hash()                 # mmlib/**/*.py (code) + notebooks/*.ipynb + pyproject.toml
+    provenance.source_hash("data/synthetic")       # files or folders under mmlib/ (a generator's code)
     provenance.tree_hash("data/synthetic-.../IEMOCAP_full_release")   # every file's path and bytes
+    provenance.code_text(path)                     # what of a .py file counts: its syntax tree, no docstrings
 
-Hashes read file contents (never modification times), so a fresh clone gives the same values.
+Hashes read file contents (never modification times), so a fresh clone gives the same values. A Python source
+counts by its code only: the syntax tree without docstrings, so a comment, a docstring or a line break never
+changes a hash (and never forces a rerun of the study); a changed name, literal or statement does. Notebooks
+and pyproject.toml count byte for byte (a notebook's prose is part of what a run prints).
 
     provenance.module_imports()["mmlib.data.loaders"]   # {"mmlib.config", "mmlib.data.iemocap", ...}
     provenance.import_closure("mmlib.training.fit")         # every mmlib module it reaches, itself included
@@ -32,12 +36,31 @@ def _files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
     return sorted(p for pat in patterns for p in path.rglob(pat) if p.is_file() and "__pycache__" not in p.parts)
 
 
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_text(path: str | Path) -> bytes:
+    """What of a source file counts for a hash: for a .py file, its syntax tree without docstrings (ast.dump holds
+    no line numbers, and the parser drops comments); any other file, its bytes."""
+    path = Path(path)
+    if path.suffix != ".py":
+        return path.read_bytes()
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    return ast.dump(_without_docstrings(tree)).encode()
+
+
 def _digest(files: list[Path], base: Path, n: int = 16) -> str:
     h = hashlib.sha256()
     for f in sorted(files, key=lambda p: p.relative_to(base).as_posix()):
         h.update(f.relative_to(base).as_posix().encode() + b"\0")
-        with open(f, "rb") as fh:
-            h.update(hashlib.file_digest(fh, "sha256").digest())
+        h.update(hashlib.sha256(code_text(f)).digest())
     return h.hexdigest()[:n]
 
 
@@ -49,16 +72,22 @@ def source_hash(*paths: str) -> str:
     return _digest(files, PACKAGE)
 
 
-def study_source_hash() -> str:
-    """Hash of everything that shapes a study run's results: mmlib's Python files, the notebooks, pyproject."""
-    files = [f for p in STUDY_SOURCES for f in _files(REPO / p, ("*.py", "*.ipynb"))]
-    return _digest([f for f in files if ".ipynb_checkpoints" not in f.parts], REPO)
+def study_source_hash(root: str | Path = REPO) -> str:
+    """Hash of everything that shapes a study run's results: mmlib's code (code_text), the notebooks, pyproject."""
+    root = Path(root)
+    files = [f for p in STUDY_SOURCES for f in _files(root / p, ("*.py", "*.ipynb"))]
+    return _digest([f for f in files if ".ipynb_checkpoints" not in f.parts], root)
 
 
 def tree_hash(root: str | Path) -> str:
-    """Hash of every file under `root` (relative path and bytes), e.g. a corpus."""
+    """Hash of every file under `root` (relative path and bytes, .py files included), e.g. a corpus."""
     root = Path(root)
-    return _digest(_files(root, ("*",)), root)
+    h = hashlib.sha256()
+    for f in sorted(_files(root, ("*",)), key=lambda p: p.relative_to(root).as_posix()):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0")
+        with open(f, "rb") as fh:
+            h.update(hashlib.file_digest(fh, "sha256").digest())
+    return h.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- imports between mmlib's modules

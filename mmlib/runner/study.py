@@ -11,7 +11,8 @@ notebook has finished, so a failed run never replaces the previous complete one;
 output is kept in `results/<run>.failed/` and the error names the notebook and cell. A run that was
 killed leaves its `.tmp-<run>-<pid>/` behind: the next run removes those whose process is gone (and
 lists them in its manifest under "removed_stale"), and reports those whose process still runs.
-The manifest's "face_crop" section says, per utterance, how many frames fell back to the fixed box.
+The manifest's "face_crop" section says, per utterance, how many frames fell back to the fixed box; its
+"machine" section names the CPU model and the instruction set torch's CPU kernels used (`cpu_identity`).
 
 Two kinds of settings reach the notebooks: config overrides (`-o key=value`, the typed StudyConfig every
 notebook builds) and notebook parameters (`-p name value`, what an experiment varies: the ablation grid,
@@ -63,6 +64,17 @@ def git_state(repo: Path) -> dict[str, Any]:
             "dirty": bool(run("status", "--porcelain", "--untracked-files=no", "--", *provenance.STUDY_SOURCES))}
 
 
+def recipe_record(cfg: StudyConfig, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Where the run's training recipe comes from: its profile's RECIPES entry, and the recipe keys the command
+    line overrode (then the recipe is no longer the recorded one, whatever the profile's provenance)."""
+    from mmlib.config import RECIPE_KEYS, RECIPES
+
+    recipe = RECIPES[cfg.profile]
+    changed = sorted(k for k in (overrides or {}) if k in RECIPE_KEYS)
+    return {"profile": cfg.profile, "settings": recipe.settings, "provenance": recipe.provenance,
+            "validated": recipe.validated and not changed, "overridden": changed}
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for p in PACKAGES:
@@ -71,6 +83,29 @@ def versions() -> dict[str, str]:
         except md.PackageNotFoundError:
             out[p] = "not installed"
     return out
+
+
+def cpu_identity(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | None]:
+    """The machine's CPU for the manifest: {"cpu_model": /proc/cpuinfo's first "model name" (else
+    platform.processor(), else None), "cpu_capability": the instruction set torch's CPU kernels use here
+    (torch.backends.cpu.get_cpu_capability(), e.g. "AVX2" or "AVX512"; None without torch)}. Runs on different
+    CPUs can differ in their last digits: this says which CPU made which numbers."""
+    model = None
+    try:
+        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip() == "model name" and value.strip():
+                model = value.strip()
+                break
+    except OSError:
+        pass
+    try:
+        import torch
+
+        capability = str(torch.backends.cpu.get_cpu_capability())
+    except (ImportError, AttributeError, RuntimeError):
+        capability = None
+    return {"cpu_model": model or platform.processor() or None, "cpu_capability": capability}
 
 
 class _ConsoleProgress(threading.Thread):
@@ -298,6 +333,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "git": git_state(Path(__file__).resolve().parents[2]),
         "source_hash": provenance.study_source_hash(),
         "config": cfg.to_dict(),
+        "recipe": recipe_record(cfg, overrides),
         "parameters": params | {"results_dir": paths.portable(final)},
         "notebook_parameters": {nb: per_notebook[nb] for nb in notebooks},  # what -p set, per notebook
         "seeds": list(cfg.seeds),
@@ -311,7 +347,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
         "versions": versions(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "argv": sys.argv},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), **cpu_identity(), "argv": sys.argv},
         "wall_seconds": {"total": round(time.time() - t_start, 1), **timings},
         "skipped": json.loads(skipped_file.read_text()) if skipped_file.exists() else {},
         "face_crop": face_crop,

@@ -125,9 +125,10 @@ class ModelSpec:
 @functools.lru_cache(maxsize=None)
 def code_digest() -> str:
     """Digest of the source that shapes a trained model: every mmlib module `mmlib.training.fit` imports, directly
-    or through others (models, losses, matchmap, inputs, features, config, ...), read from the imports."""
+    or through others (models, losses, matchmap, inputs, features, config, ...), read from the imports;
+    their code only (provenance.code_text: a docstring or comment edit keeps every checkpoint)."""
     modules = sorted(provenance.import_closure("mmlib.training.fit"))
-    return stable_hash([(m, provenance.module_file(m).read_text()) for m in modules])
+    return stable_hash([(m, provenance.code_text(provenance.module_file(m)).decode()) for m in modules])
 
 
 def training_data_digest(spec: ModelSpec, table: pd.DataFrame, feats) -> str:

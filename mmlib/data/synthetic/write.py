@@ -11,6 +11,10 @@ dialog's stream still advances by the planned voice, so every video file is byte
 x = 1 corpus; the face's mouth follows a syllable plan at the face's expressiveness, so with
 face_expressiveness != 1 every audio file is byte-identical. When the two knobs differ, lips no
 longer follow the voice syllable by syllable (no model of the study works at that time scale).
+The reliability knobs (plan.py) work the same way: the voice renders what the voice shows, the face
+(its mouth's syllables included) what the face shows, each from the planned stream's starting state,
+so changing voice_reliability leaves every video file byte-identical and face_reliability every
+audio file; both at 1 (the default) write the corpus as it was before these knobs existed.
 """
 
 from __future__ import annotations
@@ -35,9 +39,18 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from mmlib.config import SYNTH_PROFILES, SynthConfig
+from mmlib.config.provenance import code_text
 from mmlib.data import degrade
 from mmlib.data.synthetic.face import render_video, write_avi
-from mmlib.data.synthetic.plan import _rng, _tick_rate, dialog_names, modality_expression, plan_corpus, speaker_params
+from mmlib.data.synthetic.plan import (
+    SHOWN_COLUMNS,
+    _rng,
+    _tick_rate,
+    dialog_names,
+    modality_expression,
+    plan_corpus,
+    speaker_params,
+)
 from mmlib.data.synthetic.voice import voice_plan, voice_wave
 
 ROOT_NAME = "IEMOCAP_full_release"
@@ -47,9 +60,10 @@ def _fmt(t: float) -> str:
     return f"{t:.4f}"
 
 
-def _heard_arousal(cfg: SynthConfig, u: dict, x: float) -> float:
-    """Arousal the voice renders at expressiveness x: arousal plus the weak valence leak."""
-    v, a = modality_expression(u, x)
+def _heard_arousal(cfg: SynthConfig, u: dict, x: float, modality: str | None = None) -> float:
+    """Arousal a voice renders at expressiveness x: arousal plus the weak valence leak, of the planned expression
+    (modality None) or of what `modality` shows at its reliability (plan.modality_expression)."""
+    v, a = modality_expression(u, x, modality)
     return a + cfg.audio_valence_cue * v
 
 
@@ -67,15 +81,17 @@ def render_dialog(job: tuple) -> None:
     for u in utts:
         s0, s1 = u["start_tick"] * step, u["end_tick"] * step
         voice = spk[u["speaker"]]
-        start = copy.deepcopy(r) if (xv, xf) != (1.0, 1.0) else None
-        # the dialog's stream advances by the planned (x = 1) utterance whatever the knobs, so what is
-        # drawn after the voices (the video) never depends on the voice's expressiveness
-        plans = {1.0: voice_plan(s1 - s0, sr, voice, _heard_arousal(cfg, u, 1.0), r)}
-        for x in {xv, xf} - {1.0}:  # another rate is another draw of syllables, from the same start
-            plans[x] = voice_plan(s1 - s0, sr, voice, _heard_arousal(cfg, u, x), copy.deepcopy(start))
-        wave[s0:s1] += voice_wave(plans[xv], voice, _heard_arousal(cfg, u, xv), sr)
-        env[u["gender"]][s0:s1] = plans[xf]["env"]  # the mouth keeps the face's own syllable rate
-        texts.append(plans[xv]["text"])
+        planned = _heard_arousal(cfg, u, 1.0)  # the expression as planned, at full strength
+        hv, hf = _heard_arousal(cfg, u, xv, "voice"), _heard_arousal(cfg, u, xf, "face")  # what each one shows
+        start = copy.deepcopy(r) if {hv, hf} != {planned} else None
+        # the dialog's stream advances by the planned utterance whatever the knobs, so what is drawn after
+        # the voices (the video) never depends on the voice's expressiveness or reliability
+        plans = {planned: voice_plan(s1 - s0, sr, voice, planned, r)}
+        for h in {hv, hf} - {planned}:  # another rate is another draw of syllables, from the same start
+            plans[h] = voice_plan(s1 - s0, sr, voice, h, copy.deepcopy(start))
+        wave[s0:s1] += voice_wave(plans[hv], voice, hv, sr)
+        env[u["gender"]][s0:s1] = plans[hf]["env"]  # the mouth keeps the face's own syllable rate
+        texts.append(plans[hv]["text"])
         spans.append((s0, s1))
     if cfg.audio_snr_db is not None:  # SNR referenced to the speech, not diluted by pauses
         speech = np.concatenate([wave[a:b] for a, b in spans])
@@ -125,8 +141,7 @@ def render_dialog(job: tuple) -> None:
 
 def _stamp(cfg: SynthConfig) -> dict:
     """What made a corpus: the config and the generator's source (a code change means a rebuild)."""
-    src = b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py"))) + Path(
-        degrade.__file__).read_bytes()
+    src = b"".join(code_text(p) for p in sorted(Path(__file__).parent.glob("*.py"))) + code_text(degrade.__file__)
     return {"config": dataclasses.asdict(cfg), "generator": hashlib.sha256(src).hexdigest()[:16]}
 
 
@@ -142,6 +157,10 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, prog
     `intensity` 0..1, `flipped` = label disagrees with the expression, `expr_valence` /
     `expr_arousal` in [-1, 1], the annotated `ann_*` 1-5 values) and the speaker's voice and face
     parameters (f0, vtl, level_db, rate, breath, half_h, aspect, dx, dy, eye_sp, mouth_w, skin, hair).
+    When a reliability knob is below 1 it also holds what each modality shows (plan.SHOWN_COLUMNS:
+    voice_from, voice_valence, voice_arousal, face_from, face_valence, face_arousal, before the
+    expressiveness pull), right after expr_arousal; at reliability 1 they repeat id and expr_* and are
+    left out, so the default corpus's truth.csv is the one written before the knob existed.
 
     Built in a temporary sibling folder and renamed into place, so a half-written corpus never
     looks complete. An existing corpus made by the same config and generator is reused (unless
@@ -188,7 +207,10 @@ def generate_corpus(out_dir: str | Path, config: SynthConfig | None = None, prog
         bar.close()
         voices = pd.DataFrame.from_dict(spk, orient="index").rename_axis("speaker").reset_index()
         voices["skin"], voices["hair"] = voices.skin.map(str), voices.hair.map(str)
-        truth = plan.drop(columns=["eval_lines", "start_tick", "end_tick", "dialog_end"]).merge(
+        shown = [] if (cfg.voice_reliability, cfg.face_reliability) == (1.0, 1.0) else list(SHOWN_COLUMNS)
+        order = [c for c in plan.columns if c not in SHOWN_COLUMNS]
+        order[order.index("expr_arousal") + 1:1 + order.index("expr_arousal")] = shown
+        truth = plan[order].drop(columns=["eval_lines", "start_tick", "end_tick", "dialog_end"]).merge(
             voices.round(4), on="speaker", how="left")
         truth.to_csv(tmp / "truth.csv", index=False, lineterminator="\n")
         (tmp / "synth_config.json").write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
