@@ -108,3 +108,21 @@ def test_a_claims_family_is_holm_adjusted():
     table = claims.family(rows + [{**rows[0], "claim": "w", "p_t": 0.5}])
     assert table["p_holm"].tolist() == pytest.approx([0.04, 0.06, 0.08, 0.5])
     assert table["verdict"].tolist() == ["shown: a > b", "not shown", "not shown", "not shown"]
+
+
+def test_claim2_primary_rows_are_the_trend_contrast_with_power_and_replace_earlier_rows():
+    from mmlib.analysis import power
+
+    sweep, _, _ = sweep_degradation_missing()
+    rows = claims.primary_claim2(sweep)
+    assert rows["claim"].tolist() == ["2 (face)", "2 (voice)"]
+    assert list(rows.columns[:len(power.COLUMNS)]) == list(power.COLUMNS)
+    for r in rows.itertuples():  # the same slope, interval and fold-level p as reliability.trend
+        t = reliability.trend(sweep, r.claim[3:-1], "matchmap", "concat")
+        assert (r.estimate, r.lo, r.hi, r.p) == pytest.approx((t["diff"], t["diff_lo"], t["diff_hi"], t["p_t"]))
+        assert np.isnan(r.p_vs_paper) and "gain is" not in r.verdict and "equivalence within ±4 points" in r.verdict
+        assert r.mde > 0
+    claim1 = pd.DataFrame({"claim": ["1", "2 (face)"], "contrast": ["a", "stale"]})
+    merged = claims.with_primary(claim1, rows)
+    assert merged["claim"].tolist() == ["1", "2 (face)", "2 (voice)"] and "stale" not in merged["contrast"].tolist()
+    assert claims.with_primary(None, rows).equals(rows.reset_index(drop=True))

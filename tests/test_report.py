@@ -3,7 +3,7 @@
 import json
 
 from mmlib.config.provenance import REPO, study_source_hash
-from mmlib.runner.report import BEGIN, END, render, update_readme
+from mmlib.runner.report import BEGIN, END, bottom_line, render, update_readme, update_report
 
 RUN = REPO / "results" / "default"
 
@@ -18,13 +18,32 @@ def test_committed_results_come_from_the_current_source():
 
 
 def test_readme_quotes_the_committed_results():
-    assert update_readme(RUN, REPO / "README.md", check=True), "README.md's results block is stale: run `mmlib report`"
+    assert update_readme(RUN, REPO / "README.md", check=True), "README.md's bottom line is stale: run `mmlib report`"
 
 
-def test_report_block_is_generated_from_tables():
-    block = render(RUN)
+def test_the_full_report_is_the_committed_runs():
+    assert (RUN / "REPORT.md").exists(), "results/default/REPORT.md is missing: run `mmlib report`"
+    assert update_report(RUN, check=True), "results/default/REPORT.md is stale: run `mmlib report`"
+
+
+def test_bottom_line_and_report_are_generated_from_tables():
+    import pandas as pd
+
+    block = bottom_line(RUN)
     assert block.startswith(BEGIN) and block.endswith(END)
-    assert "matchmap - concat" in block and "[95 % interval" not in block.split("\n")[0]
+    primary = pd.read_csv(RUN / "tables" / "primary_tests.csv", dtype={"claim": str})
+    for r in primary.itertuples():  # every primary test, its estimate and verdict, as the table holds them
+        assert f"| {r.claim} | {r.contrast} | {100 * r.estimate:+.1f} [" in block and r.verdict in block
+    report = render(RUN)
+    assert report.startswith("# Report of the run") and "matchmap - concat" in report
+
+
+def test_readme_is_a_front_door():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
+    first_screen = "\n".join(text.splitlines()[:60])
+    for needed in ("make study", "make test", " -o ", " -p ", BEGIN):
+        assert needed in first_screen, needed
 
 
 def test_committed_figures_were_checked_and_have_no_layout_defects():

@@ -6,6 +6,7 @@
     table2 = claims.claim2(sweep, rob, miss)              # the graded sweep's contrasts, degradation, missing modality
     claims.verdict(stats.paired(pred, "matchmap", "concat"))   # "shown: ...", "not shown" or "not testable: ..."
     claims.family(rows)                                   # any list of paired rows as a Holm-controlled family
+    primary = claims.primary_tests(pred)                  # the declared primary test(s) (power.PRIMARY), one row each
 
 Claim 1: matchmap fusion beats the concat baseline. Claim 2: fusion helps most when one modality
 underperforms. Each table is one family: its fold-level t-test p-values are Holm-adjusted (`p_holm`).
@@ -13,13 +14,19 @@ A row is *shown* only when its two-stage interval (test speakers and training se
 Holm-adjusted p is below alpha; with a single fold nothing can be tested and the row reads *not
 testable*, so a design limit is never reported as a finding. Every row also gives the exact sign-flip p
 over folds and the smallest p that test could reach (`p_signflip_min`: 0.0625 over 5 folds).
+
+Apart from the families, each claim has one primary test declared before the run (power.PRIMARY for claim 1:
+matchmap - concat on UA, equivalence margin 4 points), tested alone: `primary_tests` gives one row per
+declared contrast (power.COLUMNS: estimate, interval, p, minimum detectable effect, p against the paper's
+effect, TOST p, verdict). Claim 2's primary row is built with power.primary_row from its own contrast and
+appended to the same table (`pd.concat([primary, pd.DataFrame([row])])`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from mmlib.analysis import reliability, stats
+from mmlib.analysis import power, reliability, stats
 
 CLAIM1_PAIRS = (("matchmap", "concat"), ("matchmap_attn", "concat"), ("matchmap", "audio"), ("matchmap", "video"),
                 ("concat", "audio"), ("concat", "video"))
@@ -56,6 +63,49 @@ def compare(pred: pd.DataFrame, pairs, metric: str = "UA") -> pd.DataFrame:
 def claim1(pred: pd.DataFrame, pairs=CLAIM1_PAIRS, metric: str = "UA") -> pd.DataFrame:
     """Claim 1 measured: matchmap fusion against the concat baseline and both against the unimodal models."""
     return compare(pred, pairs, metric)
+
+
+def primary_tests(pred: pd.DataFrame, declared=(power.PRIMARY,), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The declared primary tests on a predictions table, one row per declaration (a dict like power.PRIMARY:
+    claim, model_a, model_b, metric, margin, paper_effect, alpha, power): power.primary_test, columns
+    power.COLUMNS first. Each row is its own family of one (no Holm adjustment)."""
+    rows = [power.primary_test(pred, d["model_a"], d["model_b"], d["metric"], d["margin"], d["paper_effect"],
+                               d.get("alpha", 0.05), d.get("power", 0.8), d["claim"], n_boot, seed)
+            for d in declared]
+    out = pd.DataFrame(rows)
+    return out[list(power.COLUMNS) + [c for c in out.columns if c not in power.COLUMNS]]
+
+
+CLAIM2_PRIMARY = {"model_a": "matchmap", "model_b": "concat", "metric": "UA", "margin": 0.04, "paper_effect": None,
+                  "declared": "before the run: claim 2's primary contrast, per weakened modality, tested alone (no "
+                              "Holm): the slope of matchmap - concat over the sweep's levels, per unit of level lost; "
+                              "equivalence margin 4 UA points per unit; the paper gives no size for it"}
+
+
+def primary_claim2(sweep: pd.DataFrame, declared: dict = CLAIM2_PRIMARY, n_boot: int = 2000,
+                   seed: int = 0) -> pd.DataFrame:
+    """Claim 2's primary tests on the sweep's predictions: per weakened modality, the slope of model_a - model_b
+    over the levels (reliability.trend_terms) with its interval, fold-level p, minimum detectable effect and TOST at
+    the declared margin (power.primary_row); rows to append to claim 1's primary table (claim "2 (face)", ...)."""
+    rows = []
+    for modality in sorted(sweep["modality"].unique()):
+        levels, terms = reliability.trend_terms(sweep, modality, declared["model_a"], declared["model_b"])
+        r, d, seeds = power.contrast_folds(terms, declared["metric"], n_boot, seed=seed)
+        rows.append(power.primary_row(
+            r, d, seeds, f"{declared['model_a']} - {declared['model_b']}: slope per unit of {modality} level lost "
+            f"(levels {', '.join(f'{lv:g}' for lv in levels)})", declared["model_a"], declared["model_b"],
+            declared["margin"], declared["paper_effect"], claim=f"2 ({modality})"))
+    out = pd.DataFrame(rows)
+    return out[list(power.COLUMNS) + [c for c in out.columns if c not in power.COLUMNS]]
+
+
+def with_primary(existing: pd.DataFrame | None, rows: pd.DataFrame) -> pd.DataFrame:
+    """The primary-test table with `rows` in place of any earlier rows of the same claims (a notebook rerun
+    replaces its own rows, never duplicates them); `existing` None when no table was written yet."""
+    if existing is None or existing.empty:
+        return rows.reset_index(drop=True)
+    keep = existing[~existing["claim"].astype(str).isin(set(rows["claim"].astype(str)))]
+    return pd.concat([keep, rows], ignore_index=True)
 
 
 def claim2(sweep: pd.DataFrame, rob: pd.DataFrame | None = None, miss: pd.DataFrame | None = None,
@@ -96,13 +146,14 @@ def claim2(sweep: pd.DataFrame, rob: pd.DataFrame | None = None, miss: pd.DataFr
     if rob is not None and not rob.empty:
         clean = rob[rob["normalizer"] == "clean"] if "normalizer" in rob else rob
         for knob, g in clean.groupby("knob", sort=False):
-            worst = (degradation_levels or {}).get(knob, list(dict.fromkeys(g["level"]))[-1])
-            if worst not in set(g["level"]):
-                raise ValueError(f"{knob}: level {worst!r} was not run; levels {list(dict.fromkeys(g['level']))}")
+            # the level declared before the run (claim2_levels), else the last one run
+            level = (degradation_levels or {}).get(knob, list(dict.fromkeys(g["level"]))[-1])
+            if level not in set(g["level"]):
+                raise ValueError(f"{knob}: level {level!r} was not run; levels {list(dict.fromkeys(g['level']))}")
             intact = "video" if knob.startswith("audio") else "audio"
-            at = g[g["level"] == worst]
+            at = g[g["level"] == level]
             rows.append({"contrast": "degradation at test time", "claim": f"{head} vs the {intact} model at "
-                         f"{knob} = {worst}", **stats.paired(at, head, intact, metric)})
+                         f"{knob} = {level}", **stats.paired(at, head, intact, metric)})
     if miss is not None and not miss.empty:
         for given, uni in (("audio only", "audio"), ("video only", "video")):
             a = miss[(miss["model"] == head) & (miss["condition"] == given)]

@@ -226,11 +226,11 @@ def contrast(terms: list[tuple[pd.DataFrame, float]], metric: str = "UA", n_boot
     for t, c in terms:
         t = t[t["speaker"].isin(speakers) & pd.Series(list(zip(t["fold"], t["seed"])), index=t.index).isin(runs)]
         tables.append((counts(t, classes, speakers, runs)[0], c))
-    w, u = two_stage_weights(sum(C for C, _ in tables), runs, n_boot, seed)
     per_run = sum(c * metric_of(C.sum(0), metric) for C, c in tables)
     diff = float(run_weights(runs) @ per_run)
     d = fold_means(per_run, runs)
-    if np.bincount(_run_folds(runs)).min() > 1:
+    if np.bincount(_run_folds(runs)).min() > 1:  # the bootstrap's weights are drawn only where they are used
+        w, u = two_stage_weights(sum(C for C, _ in tables), runs, n_boot, seed)
         lo, hi = normal_interval(diff, _replicates(sum(c * metric_of(_boot(C, w), metric) for C, c in tables), u),
                                  level)
         interval = "two-stage bootstrap"

@@ -21,7 +21,16 @@ import numpy as np
 import pandas as pd
 
 from mmlib.analysis import oracle
+from mmlib.analysis import reliability as rel
 from mmlib.figures import plots
+
+
+def _curve(ax, model: str, x, y, lo, hi) -> None:
+    """One model's values over x with their intervals as error bars, in the model's colour and name: the one
+    way every figure of this module draws an estimate with its interval."""
+    y, lo, hi = (np.asarray(v, dtype=float) for v in (y, lo, hi))
+    ax.errorbar(np.asarray(x, dtype=float), y, yerr=np.vstack([y - lo, hi - y]).clip(min=0), color=plots._color(model),
+                marker="o", ms=3, capsize=2, lw=1.2, label=plots.label(model))
 
 CONDITION_COLORS = {"audio+video": "#555555", "audio only": plots.PALETTE["audio"],
                     "video only": plots.PALETTE["video"]}
@@ -73,10 +82,8 @@ def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         d = scores[scores["modality"] == mod]
         for model in _curves(d):
             g = d[d["model"] == model].sort_values("level")
-            ax.errorbar(g["level"], g[f"{metric}_mean"], yerr=np.vstack([g[f"{metric}_mean"] - g[f"{metric}_lo"],
-                        g[f"{metric}_hi"] - g[f"{metric}_mean"]]).clip(min=0), color=plots._color(model), marker="o",
-                        ms=3, capsize=2, lw=1.2, label=plots.label(model))
-        weak = rel_weak(mod)
+            _curve(ax, model, g["level"], g[f"{metric}_mean"], g[f"{metric}_lo"], g[f"{metric}_hi"])
+        weak = rel.WEAK_MODEL[mod]
         both = d[d["model"].map(oracle.ceiling_of) == "oracle: both"].drop_duplicates("level").sort_values("level")
         own = d[d["model"] == weak].sort_values("level")
         ax.plot(both["level"], both["ceiling"], "-", color="black", lw=1, label="oracle: both cues")
@@ -87,11 +94,6 @@ def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
     fig.tight_layout()
     _legend_below(fig, axes)
     return fig
-
-
-def rel_weak(mod: str) -> str:
-    """The unimodal model of a weakened modality."""
-    return {"face": "video", "voice": "audio"}.get(mod, mod)
 
 
 def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
@@ -105,8 +107,7 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         sub = gains[gains["modality"] == mod]
         for model in _curves(sub):
             d = sub[sub["model"] == model].sort_values("gap_weak")
-            ax.errorbar(d["gap_weak"], d["diff"], yerr=np.vstack([d["diff"] - d["diff_lo"], d["diff_hi"] - d["diff"]]),
-                        color=plots._color(model), marker="o", ms=3, capsize=2, lw=1.2, label=plots.label(model))
+            _curve(ax, model, d["gap_weak"], d["diff"], d["diff_lo"], d["diff_hi"])
         o = sub.drop_duplicates("level").sort_values("gap_weak")
         ax.plot(o["gap_weak"], o["oracle_gain"], "s-", color="black", ms=3, lw=1, label="oracle's gain (both cues "
                 "- better single cue)")
@@ -118,7 +119,7 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
             ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 3 + 9 * row),
                         textcoords="offset points", ha="center", fontsize=7, color="#555555")
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
-        weak = rel_weak(mod)
+        weak = rel.WEAK_MODEL[mod]
         intact = "audio" if weak == "video" else "video"
         ax.set(title=_weakened(mod), xlabel=f"{intact} model - {weak} model ({metric})")
     axes[0][0].set_ylabel(f"fusion - best unimodal ({metric})")
@@ -138,9 +139,7 @@ def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "
         sub = versus[versus["modality"] == mod]
         for model in [m for m in models if m in _curves(sub)]:
             d = sub[sub["model"] == model].sort_values("level")
-            ax.errorbar(d["level"] + offset[model], d["diff"], yerr=np.vstack([d["diff"] - d["diff_lo"],
-                        d["diff_hi"] - d["diff"]]), color=plots._color(model), marker="o", ms=3, capsize=2, lw=1.2,
-                        label=plots.label(model))
+            _curve(ax, model, d["level"] + offset[model], d["diff"], d["diff_lo"], d["diff_hi"])
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
         ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod))
         ax.set_xticks(sorted(sub["level"].unique()))
@@ -158,12 +157,11 @@ def contributions(contrib: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 2.9), squeeze=False, sharey=True)
     for ax, mod in zip(axes[0], mods):
         sub = contrib[contrib["modality"] == mod]
-        stream = rel_weak(mod)
+        stream = rel.WEAK_MODEL[mod]
         for model in _curves(sub):
             d = sub[sub["model"] == model].sort_values("level")
             y = d[f"phi_{stream}"]
-            ax.errorbar(d["level"], y, yerr=np.vstack([y - d[f"phi_{stream}_lo"], d[f"phi_{stream}_hi"] - y]),
-                        color=plots._color(model), marker="o", ms=3, capsize=2, lw=1.2, label=plots.label(model))
+            _curve(ax, model, d["level"], y, d[f"phi_{stream}_lo"], d[f"phi_{stream}_hi"])
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
         ax.set(title=f"{_weakened(mod)}: the {stream} stream's Shapley value", xlabel=plots.KNOB_WORDS.get(mod, mod))
         ax.set_xticks(sorted(sub["level"].unique()))

@@ -1,12 +1,13 @@
-"""The README's numbers and claims, rendered from a run's tables (never typed by hand).
+"""A run's report and the README's bottom line, rendered from the run's tables (never typed by hand).
 
-    mmlib report                       # rewrite the marked block of README.md from results/default/
-    mmlib report --check               # exit 1 when README.md and results/default/ disagree
-    from mmlib.runner.report import render; print(render("results/default"))
+    mmlib report                       # write results/default/REPORT.md and README.md's bottom line
+    mmlib report --check               # exit 1 when either disagrees with results/default/
+    from mmlib.runner.report import render, bottom_line; print(bottom_line("results/default"))
 
-The block sits between BEGIN and END markers in README.md; everything inside is generated from
-`tables/*.csv` and `manifest.json` of the run, so a number in the README is always one the committed
-run produced. tests/test_report.py fails when the block, the run or the source that made it disagree.
+The full report (`render`) goes to `<run>/REPORT.md`; the README carries only the bottom line (`bottom_line`:
+each claim's primary test, its estimate, interval, verdict and what the run could detect), between BEGIN and END
+markers. Everything in both comes from `tables/*.csv` and `manifest.json` of the run, so a number in either is
+one the committed run produced; tests/test_report.py fails when they, the run or the source disagree.
 """
 
 from __future__ import annotations
@@ -66,9 +67,63 @@ def comparison_sentence(r) -> str:
             f"**{r.verdict}**")
 
 
+def _primary(run: Path) -> pd.DataFrame | None:
+    path = run / "tables" / "primary_tests.csv"
+    return pd.read_csv(path, dtype={"claim": str}) if path.exists() else None
+
+
+def _points(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{100 * x:.1f}"
+
+
+def primary_table(primary: pd.DataFrame) -> list[str]:
+    """Markdown rows: each claim's primary test, declared before the run."""
+    out = ["| claim | primary test (UA points) | estimate [95 % interval] | p | detectable at 80 % power | "
+           "verdict |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in primary.itertuples():
+        out.append(f"| {r.claim} | {r.contrast} | {_signed(r.estimate)} [{_signed(r.lo)}, {_signed(r.hi)}] | "
+                   f"{_p(r.p)} | {_points(r.mde)} | {r.verdict} |")
+    return out
+
+
+def _machine(m: dict) -> str:
+    cpu = (m.get("machine") or {}).get("cpu_model") or "an unrecorded CPU"
+    return f"on {(m.get('machine') or {}).get('cpus', '?')} cores ({cpu})"
+
+
+def bottom_line(run_dir: str | Path) -> str:
+    """The README's generated block: what the run is, one table of the primary tests, and the plain reading."""
+    run = Path(run_dir)
+    m = json.loads((run / "manifest.json").read_text())
+    summary = pd.read_csv(run / "tables" / "results_summary.csv")
+    runs, folds = int(summary["runs"].iloc[0]), int(summary["folds"].iloc[0])
+    primary = _primary(run)
+    lines = [BEGIN, "",
+             f"Profile `{m['profile']}` (synthetic corpus), {folds} folds x {len(m['seeds'])} seeds = {runs} "
+             f"trainings per model; made by source `{m['source_hash']}` (commit {str(m['git']['commit'])[:8]}) in "
+             f"{m['wall_seconds']['total'] / 60:.1f} min {_machine(m)}. A difference is in UA points "
+             "(UA, unweighted accuracy: the mean of the per-class recalls); its 95 % interval resamples test "
+             "speakers and training seeds; p is a t-test over the fold means; *detectable* is the smallest "
+             "difference this design finds 4 times in 5 (80 % power, alpha 0.05).", ""]
+    if primary is None:
+        lines += ["(This run has no primary-test table: see REPORT.md.)"]
+    else:
+        lines += primary_table(primary)
+        ua = summary.set_index("model")["UA_mean"]
+        gaps = pd.read_csv(run / "tables" / "ceiling_gaps.csv").set_index("model") \
+            if (run / "tables" / "ceiling_gaps.csv").exists() else None
+        scores = ", ".join(f"{mdl} {_pct(v)}" + (f" (ceiling {_pct(gaps.loc[mdl, 'UA_ceiling'])})"
+                                                  if gaps is not None and mdl in gaps.index else "")
+                           for mdl, v in ua.items())
+        lines += ["", f"UA of each model (%, the oracle's ceiling beside it): {scores}. Every other contrast, the "
+                  "intervals of every score and the figures: [results/default/REPORT.md](results/default/REPORT.md)."]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
 def render(run_dir: str | Path) -> str:
-    """The README block of a run: setup, the results table with the oracle ceilings, what each model
-    separates, convergence, claim 1, normalization, ablation, claim 2."""
+    """The full report of a run (REPORT.md): setup, the primary tests, the results table with the oracle
+    ceilings, what each model separates, convergence, claim 1, normalization, ablation, claim 2."""
     run = Path(run_dir)
     m = json.loads((run / "manifest.json").read_text())
     table = lambda name: pd.read_csv(run / "tables" / f"{name}.csv") if (run / "tables" / f"{name}.csv").exists() \
@@ -76,7 +131,9 @@ def render(run_dir: str | Path) -> str:
     summary, claims = table("results_summary"), table("claims_clean")
     n_utt = int(table("corpus_summary").set_index("session").loc["total", "total"])
     runs, folds = int(summary["runs"].iloc[0]), int(summary["folds"].iloc[0])
-    lines = [BEGIN, "",
+    lines = [f"# Report of the run `{m['run']}`", "",
+             "Generated by `mmlib report` from this folder's `tables/` and `manifest.json`; do not edit by hand.",
+             "",
              f"Profile `{m['profile']}`: {n_utt} labelled utterances, {len(m['config']['seeds'])} seeds "
              f"({', '.join(map(str, m['seeds']))}) x {folds} folds = {runs} runs per model, "
              f"{int(summary['speakers'].iloc[0])} test speakers; made by source `{m['source_hash']}` "
@@ -86,6 +143,15 @@ def render(run_dir: str | Path) -> str:
              "far the seeds of one fold disagree; the oracle ceiling is what a classifier given the expressed "
              "emotion reaches on the same folds (arousal only for audio, valence only for video, both for fusion).",
              ""]
+    recipe = m.get("recipe")
+    if recipe:
+        lines += [f"Training recipe: {recipe['provenance']}"
+                  + (f" (overridden on the command line: {', '.join(recipe['overridden'])})"
+                     if recipe.get("overridden") else "") + ".", ""]
+    primary = _primary(run)
+    if primary is not None:
+        lines += ["**Primary tests, declared before the run** (each alone, no Holm; against the paper's effect "
+                  "one-sided; equivalence by TOST at the declared margin):", ""] + primary_table(primary) + [""]
     record = run.parent / f"recipe-{m['profile']}"
     if (record / "choice.json").exists():
         from mmlib.runner.recipe import sentence
@@ -143,20 +209,30 @@ def render(run_dir: str | Path) -> str:
                       f"{r.modality} {r.level:g}: audio {_signed(r.phi_audio)}, video {_signed(r.phi_video)} "
                       f"(share of the weakened stream {100 * (r.phi_video if r.modality == 'face' else r.phi_audio) / max(r.phi_audio + r.phi_video, 1e-9):.0f} %)"
                       for r in rows.itertuples()) + "."]
-    lines += ["", END]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
+
+
+def update_report(run_dir: str | Path = REPO / "results" / "default", check: bool = False) -> bool:
+    """Write (or, with check, compare) `<run>/REPORT.md`; True when it was already up to date."""
+    path = Path(run_dir) / "REPORT.md"
+    new = render(run_dir)
+    if path.exists() and path.read_text() == new:
+        return True
+    if not check:
+        path.write_text(new)
+    return False
 
 
 def update_readme(run_dir: str | Path = REPO / "results" / "default", readme: str | Path = REPO / "README.md",
                   check: bool = False) -> bool:
-    """Rewrite (or, with check, compare) README's generated block; True when it was already up to date."""
+    """Rewrite (or, with check, compare) README's bottom line; True when it was already up to date."""
     path = Path(readme)
     text = path.read_text()
     if BEGIN not in text or END not in text:
         raise ValueError(f"{path} has no generated block: add the lines\n{BEGIN}\n{END}\nwhere the results go")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    new = head + render(run_dir) + tail
+    new = head + bottom_line(run_dir) + tail
     if new == text:
         return True
     if not check:
