@@ -8,7 +8,11 @@
     mmlib study --profile paper --data-root /data/IEMOCAP_full_release
     mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
     mmlib recipe --profile default                              # the training recipe, chosen on validation data
-    mmlib report                                                # README's results block from results/default/
+    mmlib report                                                # REPORT.md + README's bottom line from results/default/
+    mmlib compare results/default results/rerun                 # same verdicts, estimates? exit 0 / 1
+    mmlib ceilings --profile cremad --data-root /data/CREMA-D --out ceilings.csv   # human raters' WA / UA
+    mmlib ceilings --profile iemocap --data-root /data/IEMOCAP_full_release        # evaluator agreement (4-class)
+    mmlib transfer --source cremad --source-root /data/CREMA-D --target ravdess --target-root /data/RAVDESS
 
 `-o key=value` overrides any config field (`-o train.max_epochs=5 -o video.crop=haar`); `-p name value`
 sets a notebook parameter (a YAML value) in every notebook that declares it (`mmlib study --list-parameters`).
@@ -20,6 +24,7 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import yaml
 
@@ -108,13 +113,65 @@ def cmd_recipe(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from mmlib.runner.report import update_readme
+    from mmlib.runner.report import update_readme, update_report
 
+    report = Path(args.run) / "REPORT.md"
+    fresh_report = update_report(args.run, check=args.check)
     fresh = update_readme(args.run, args.readme, check=args.check)
-    if args.check and not fresh:
-        print(f"mmlib report: {args.readme} does not match {args.run}: run `mmlib report`", file=sys.stderr)
+    if args.check and not (fresh and fresh_report):
+        stale = [str(f) for f, ok in ((report, fresh_report), (args.readme, fresh)) if not ok]
+        print(f"mmlib report: {' and '.join(stale)} do(es) not match {args.run}: run `mmlib report`", file=sys.stderr)
         raise SystemExit(1)
-    print(f"{args.readme} {'is up to date with' if fresh else 'rewritten from'} {args.run}")
+    for f, ok in ((report, fresh_report), (args.readme, fresh)):
+        print(f"{f} {'is up to date with' if ok else 'written from'} {args.run}")
+
+
+def cmd_compare(args) -> None:
+    from mmlib.runner.compare import main as compare
+
+    code = compare(args.run_a, args.run_b)
+    if code:
+        raise SystemExit(code)
+
+
+def cmd_ceilings(args) -> None:
+    from mmlib.analysis.ceilings import ceilings
+    from mmlib.config import PROFILES, paths
+
+    if args.profile not in PROFILES and args.profile == "iemocap":  # a corpus without a profile of its own:
+        # the default profile's protocol and folds on it
+        args = argparse.Namespace(**{**vars(args), "profile": "default",
+                                      "override": [f"data.dataset={args.profile}", *args.override]})
+    cfg = _config(args)
+    table = ceilings(cfg, csv=args.csv, progress=not args.quiet)
+    what = ("raters' recognition of the intended emotion (processedResults/summaryTable.csv)"
+            if cfg.data.dataset == "cremad" else "evaluator agreement, 4 classes (EmoEvaluation C-E lines)")
+    overall = table[table["fold"] == "all"].drop(columns="fold")
+    print(f"{cfg.data.dataset}: human {what}, every scored clip")
+    print(overall.to_string(index=False, float_format="%.4f"))
+    print(f"per fold ({cfg.data.protocol}, test speakers)")
+    print(table[table["fold"] != "all"].to_string(index=False, float_format="%.4f"))
+    if args.out:
+        out = paths.resolve(args.out, "--out")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        overall.to_csv(out, index=False)
+        folds = out.with_name(f"{out.stem}_folds{out.suffix}")
+        table.to_csv(folds, index=False)
+        print(f"-> {paths.shown(out)} (per fold: {paths.shown(folds)})")
+
+
+def cmd_transfer(args) -> None:
+    from mmlib.config import paths
+    from mmlib.runner.transfer import transfer
+
+    out = args.out or f"results/transfer-{args.source}-{args.target}"
+    result = transfer(args.source, args.target, args.source_root, args.target_root, heads=args.heads,
+                      overrides=_overrides(args.override), data_dir=args.data_dir or "data", results_dir=out,
+                      progress=not args.quiet)
+    print(result.summary.to_string(index=False, float_format="%.4f"))
+    left_out = ", ".join(f"{r.corpus} {r.label} ({r.clips} clips)" for r in result.excluded.itertuples()) or "none"
+    print(f"left out (outside the shared emotions): {left_out}")
+    print(f"-> {paths.shown(result.results_dir)}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,11 +218,38 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(fn=cmd_recipe)
 
-    r = sub.add_parser("report", help="rewrite README.md's results block from a run's tables")
+    r = sub.add_parser("report", help="write <run>/REPORT.md and README.md's bottom line from a run's tables")
     r.add_argument("--run", default="results/default")
     r.add_argument("--readme", default="README.md")
     r.add_argument("--check", action="store_true", help="only compare; exit 1 on a mismatch")
     r.set_defaults(fn=cmd_report)
+
+    c = sub.add_parser("compare", help="does a rerun reproduce a run's verdicts and estimates? (exit 0 / 1)")
+    c.add_argument("run_a", metavar="RUN_DIR_A", help="the reference run folder, e.g. results/default")
+    c.add_argument("run_b", metavar="RUN_DIR_B", help="the rerun's folder")
+    c.set_defaults(fn=cmd_compare)
+
+    c = sub.add_parser("ceilings", help="human reference scores: CREMA-D raters, IEMOCAP / synthetic evaluator agreement")
+    c.add_argument("--profile", default="default", help="a profile (cremad, default, ...) or iemocap")
+    c.add_argument("--data-root", default=None, help="corpus root; default: the synthetic corpus")
+    c.add_argument("--data-dir", default=None, help="where the synthetic corpus is (default data/)")
+    c.add_argument("--csv", default=None, help="CREMA-D's summaryTable.csv (default: processedResults/ under the root)")
+    c.add_argument("--out", default=None, help="write the overall table here (per fold: <name>_folds.csv beside it)")
+    c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(fn=cmd_ceilings)
+
+    c = sub.add_parser("transfer", help="train on one acted corpus, test on the other (shared emotions)")
+    c.add_argument("--source", required=True, choices=["cremad", "ravdess"])
+    c.add_argument("--source-root", required=True)
+    c.add_argument("--target", required=True, choices=["cremad", "ravdess"])
+    c.add_argument("--target-root", required=True)
+    c.add_argument("--heads", nargs="+", default=["audio", "video", "concat", "matchmap"])
+    c.add_argument("--data-dir", default=None, help="feature caches and checkpoints (default data/)")
+    c.add_argument("--out", default=None, help="results folder (default results/transfer-<source>-<target>)")
+    c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(fn=cmd_transfer)
 
     args = p.parse_args(argv)
     from mmlib.data.faces import DetectorUnavailable
