@@ -44,6 +44,16 @@ def test_bad_head_and_starting_points():
     assert [s.head for s in spec("matchmap").starts_from] == ["audio", "video"]
     assert all(s.seed == 42 and s.fold == FOLD for s in spec("matchmap").starts_from)
     assert spec("concat", **{"train.init_from_unimodal": False}).starts_from == []
+    # the controls of the face-0 question: a frozen encoder is a different fusion model, not a different unimodal one
+    frozen = spec("matchmap", **{"train.freeze": "audio"})
+    assert frozen.key != spec("matchmap").key and [s.key for s in frozen.starts_from] == [
+        s.key for s in spec("matchmap").starts_from]
+    # a continued audio model starts from the ordinary one and carries the fine-tuning recipe in its key
+    cont = spec("audio", **{"train.continue_unimodal": True, "train.finetune_lr": 1e-3})
+    assert [s.key for s in cont.starts_from] == [spec("audio").key]
+    assert cont.key != spec("audio", **{"train.continue_unimodal": True}).key != spec("audio").key
+    assert spec("audio", **{"train.finetune_lr": 1e-3}).key == spec("audio").key  # not continued: unused
+    assert spec("matchmap", **{"train.continue_unimodal": True}).key == spec("matchmap").key
 
 
 def test_code_digest_covers_every_module_training_imports():

@@ -58,12 +58,12 @@ def test_claim2_names_each_contrast_and_tests_it_on_the_sweep_degradation_and_mi
     table = claims.claim2(sweep, rob, miss)
     best = reliability.BEST
     assert table["claim"].tolist() == [
-        "matchmap - concat: change per unit of lost face expressiveness (levels 0, 0.5, 1)",
-        f"matchmap - {best} at face expressiveness 0", f"matchmap - {best} at face expressiveness 0.5",
-        f"matchmap - {best}: change per unit of lost face expressiveness (levels 0, 0.5, 1)",
-        "matchmap - concat: change per unit of lost voice expressiveness (levels 0, 0.5, 1)",
-        f"matchmap - {best} at voice expressiveness 0", f"matchmap - {best} at voice expressiveness 0.5",
-        f"matchmap - {best}: change per unit of lost voice expressiveness (levels 0, 0.5, 1)",
+        "matchmap - concat: change per unit of lost face reliability (levels 0, 0.5, 1)",
+        f"matchmap - {best} at face reliability 0", f"matchmap - {best} at face reliability 0.5",
+        f"matchmap - {best}: change per unit of lost face reliability (levels 0, 0.5, 1)",
+        "matchmap - concat: change per unit of lost voice reliability (levels 0, 0.5, 1)",
+        f"matchmap - {best} at voice reliability 0", f"matchmap - {best} at voice reliability 0.5",
+        f"matchmap - {best}: change per unit of lost voice reliability (levels 0, 0.5, 1)",
         "matchmap vs the video model at audio.snr_db = 10", "matchmap vs the audio model at video.occlusion = 0.3",
         "matchmap given audio only vs the audio model", "matchmap given video only vs the video model"]
     assert table["contrast"].nunique() == 5

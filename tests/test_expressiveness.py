@@ -102,11 +102,13 @@ def test_knob_range_is_checked():
 
 
 def _chance_range(pred: pd.DataFrame, classes: list[str], n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95 % range of UA when the predictions ignore the labels: labels shuffled within the test set."""
+    """99.9 % range of UA when the predictions ignore the labels: labels shuffled within the test set."""
     rng = np.random.default_rng(seed)
     t, p = pred["true"].to_numpy(), pred["pred"].to_numpy()
     null = [metrics.scores(rng.permutation(t), p, classes)["UA"] for _ in range(n)]
-    return tuple(np.quantile(null, [0.025, 0.975]))
+    # seeds 42-46: UA 0.167-0.333, permutation p 0.52-1.0; range 99.9 % (was 95 %), so that a training that lands
+    # in the tail on another CPU does not fail a test of a property that holds
+    return tuple(np.quantile(null, [0.0005, 0.9995]))
 
 
 @pytest.mark.slow  # a second corpus and session, three trainings (~25 s on 2 cores): make test, not test-fast

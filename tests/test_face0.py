@@ -27,15 +27,24 @@ def test_at_face_0_video_contributes_nothing_late_fusion_follows_audio_and_ogm_g
     ua = metrics.per_fold(pred).groupby("model")["UA"].mean()
     print(ua.round(3).to_dict())
     assert ua["oracle: valence only"] == pytest.approx(0.25)  # the face's cue is gone: its oracle is at chance
-    assert ua["audio"] > 0.35  # the voice still carries arousal: the audio model learns it
+    # the voice still carries arousal: the audio model learns it (above the 0.25 of chance)
+    assert ua["audio"] > 0.30  # seeds 42-46: 0.361-0.484; bound 0.30 (was 0.35)
     contrib = out["contributions"].set_index("model")
     print(contrib[["phi_audio", "phi_video", "video_share"]].round(3))
     mm = contrib.loc["matchmap"]
-    assert abs(mm["phi_video"]) < 0.05 and mm["phi_audio"] > 0.1  # the face adds ~nothing, the voice carries it
+    # the face adds ~nothing, the voice carries it; Shapley values of one seed x 3 folds move with the training noise
+    assert abs(mm["phi_video"]) < 0.13  # seeds 42-46: -0.030 to 0.051; bound 0.13 (was 0.05)
+    assert mm["phi_audio"] > 0.05  # seeds 42-46: 0.106-0.213; bound 0.05 (was 0.1)
+    runs = out["contribution_runs"]
+    # in every fold of both fusion models the voice contributes more than the face
+    assert (runs["phi_audio"] > runs["phi_video"]).all()  # seeds 42-46: min phi_audio - phi_video 0.093 of 30 runs
     assert abs(ua[rel.LATE] - ua["audio"]) < 0.2  # within the noise of 3 folds x ~40 test utterances
+    # seeds 42-46: late - audio -0.056 to 0.013; bound 0.2 (unchanged)
     ratios = rel.balance_ratios(checkpoints.learning_curves(checkpoints.Ledger(pathlib.Path(tmp_path / "results")),
                                                             tmp_path / "data" / "checkpoints"))
     print(ratios[["fold", "ratio_first_epoch", "ratio_kept_epoch", "coeff_audio_first_epoch"]])
-    assert len(ratios) == 3 and (ratios["face_expressiveness"] == 0.0).all()
-    assert np.all(np.abs(ratios["ratio_kept_epoch"] - 1) > 0.05)  # the ratio moves: the modulation acts
-    assert ratios["ratio_kept_epoch"].mean() > 1  # and on average the audio branch is the dominant one
+    assert len(ratios) == 3 and (ratios["face_reliability"] == 0.0).all()
+    # the ratio moves: the modulation acts; seeds 42-46: kept-epoch ratios 1.72-4.44; bound |r - 1| > 0.05 (unchanged)
+    assert np.all(np.abs(ratios["ratio_kept_epoch"] - 1) > 0.05)
+    # and on average the audio branch is the dominant one; seeds 42-46: mean 2.07-3.51; bound 1 (unchanged)
+    assert ratios["ratio_kept_epoch"].mean() > 1

@@ -156,7 +156,7 @@ def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypat
 
     def fake_open(profile, data_dir, overrides, **kw):
         calls.append((profile, data_dir, overrides, kw))
-        return {"level": overrides.get("synth.face_expressiveness", overrides.get("synth.voice_expressiveness", 1.0))}
+        return {"level": overrides.get("synth.face_reliability", overrides.get("synth.voice_reliability", 1.0))}
 
     def runner(st, models):
         return pd.DataFrame({"model": list(models), "UA": [st["level"]] * len(models)})
@@ -167,13 +167,13 @@ def test_reliability_sweep_opens_one_corpus_per_level_and_level_1_once(monkeypat
     out = sweep.reliability_sweep("quick", ("video", "voice"), [1, 0.5], ["audio", "video"], "d",
                                   overrides={"train.max_epochs": 3}, runner=runner, contributions=False, progress=False)
     assert calls == [("quick", "d", {"train.max_epochs": 3}, {"progress": False}),  # level 1: one corpus for both
-                     ("quick", "d", {"train.max_epochs": 3, "synth.face_expressiveness": 0.5}, {"progress": False}),
-                     ("quick", "d", {"train.max_epochs": 3, "synth.voice_expressiveness": 0.5}, {"progress": False})]
+                     ("quick", "d", {"train.max_epochs": 3, "synth.face_reliability": 0.5}, {"progress": False}),
+                     ("quick", "d", {"train.max_epochs": 3, "synth.voice_reliability": 0.5}, {"progress": False})]
     pred = out["predictions"]
     assert pred.groupby(["modality", "level"]).size().to_dict() == {(m, lv): 3 for m in ("face", "voice")
                                                                     for lv in (0.5, 1.0)}
     assert pred[(pred["modality"] == "face") & (pred["level"] == 0.5)]["UA"].tolist() == [0.5, 0.5, 0.45]
-    assert rel.knob_of("voice") == "synth.voice_expressiveness"
+    assert rel.knob_of("voice") == "synth.voice_reliability"
     with pytest.raises(ValueError, match="modality must be one of"):
         rel.knob_of("text")
 
@@ -186,6 +186,18 @@ def test_sweep_models_puts_controls_on_every_level_and_the_diagnosis_at_face_0()
     assert face0["matchmap[train.blank=video]"] == ("matchmap", {"train.blank": "video", "seeds": (42,)})
     assert list(face1) == ["audio", "matchmap", "matchmap[train.rank_weight=0.0]"]
     assert list(voice0) == ["audio", "matchmap"]  # controls only on the face sweep (and level 1)
+    # the face-0 controls: a diagnosis dict may name its head and its own seeds; one naming a swept head replaces it
+    at = sweep.sweep_models(["audio", "matchmap"], [], [{"head": "audio", "seeds": [42, 43, 44]},
+                                                        {"head": "audio", "train.continue_unimodal": True,
+                                                         "seeds": [42, 43, 44]},
+                                                        {"train.freeze": "audio", "seeds": [42, 43, 44]}],
+                            control_modalities=("face",), seeds=[42])
+    face0 = at("face", 0.0)
+    assert face0 == {"audio": ("audio", {"seeds": (42, 43, 44)}), "matchmap": ("matchmap", {"seeds": (42,)}),
+                     "audio[train.continue_unimodal=True]": ("audio", {"train.continue_unimodal": True,
+                                                                       "seeds": (42, 43, 44)}),
+                     "matchmap[train.freeze=audio]": ("matchmap", {"train.freeze": "audio", "seeds": (42, 43, 44)})}
+    assert at("face", 0.5)["audio"] == ("audio", {"seeds": (42,)})
 
 
 def _run_predictions(scores: dict[str, float], folds=(1, 2), seeds=(42,), **cols) -> pd.DataFrame:
@@ -254,3 +266,20 @@ def test_trend_is_the_least_squares_slope_of_the_difference_on_lost_expressivene
     diffs = np.array([m - c for m, c in levels.values()])
     assert r["diff"] == pytest.approx(np.polyfit(lost, diffs, 1)[0])  # (0.5 - 0.25) / 1 = 0.25
     assert r["levels"] == "0, 0.5, 1" and r["interval"] == "t over folds"
+
+
+def test_an_arm_identical_to_another_is_reported_once_outside_the_diagnosis_family():
+    pred = _run_predictions({"audio": 0.75, "video": 0.25, "matchmap": 0.5, "matchmap[train.finetune_patience=16]": 0.5,
+                             "matchmap[train.freeze=audio]": 1.0}, folds=(1, 2, 3), modality="face", level=0.0,
+                            val_ua=0.5)
+    same = rel.identical_arms(pred)
+    assert same.to_dict("records") == [{"model": "matchmap[train.finetune_patience=16]", "identical_to": "matchmap"}]
+    diag = rel.diagnosis(pred, "face", 0.0)
+    assert "matchmap[train.finetune_patience=16]" not in set(diag["model"])
+    rows = diag.set_index("model")
+    assert rows.loc["matchmap", "diff"] == pytest.approx(-0.25) and rows.loc["matchmap[train.freeze=audio]",
+                                                                              "diff"] == pytest.approx(0.25)
+    # one probability apart is not identical
+    moved = pred.copy()
+    moved.loc[(moved["model"] == "matchmap[train.finetune_patience=16]").idxmax(), "p_neu"] += 1e-6
+    assert rel.identical_arms(moved).empty

@@ -26,3 +26,19 @@ def test_setup_says_where_and_what(tmp_path, capsys):
     assert session.figures == session.results_dir / "figures" and session.cfg.seeds == (5,)
     with pytest.raises(FileNotFoundError, match="no checkpoint of audio fold 1 seed 5"):
         session.checkpoint(session.spec("audio", session.folds[0], 5))
+
+
+def test_a_notebook_must_build_its_study_runs_one_config(tmp_path, monkeypatch):
+    import json
+
+    from mmlib.config import load_config
+    from mmlib.runner.session import check_run_config
+
+    run = load_config("quick", {"train.lr": 0.01, "data.data_dir": "/abs/data"})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(run.to_dict(), default=list))
+    check_run_config(load_config("quick"), path=None)  # outside a run: nothing to check
+    monkeypatch.setenv("MMLIB_RUN_CONFIG", str(path))
+    check_run_config(load_config("quick", {"train.lr": 0.01}))  # the same run, data spelt elsewhere: fine
+    with pytest.raises(ValueError, match=r"train\.lr, train\.seed differ"):
+        check_run_config(load_config("quick", {"train.seed": 1}))

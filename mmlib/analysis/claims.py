@@ -128,7 +128,7 @@ def claim2(sweep: pd.DataFrame, rob: pd.DataFrame | None = None, miss: pd.DataFr
     rows = []
     controls = reliability.with_controls(sweep)
     for modality in [m for m in ("face", "voice") if m in set(sweep["modality"])]:
-        lv = f"{modality} expressiveness"
+        lv = f"{modality} reliability"
         t = reliability.trend(controls, modality, head, baseline, metric)
         rows.append({"contrast": "(a) advantage over the baseline vs weakness",
                      "claim": f"{head} - {baseline}: change per unit of lost {lv} (levels {t['levels']})", **t})

@@ -22,7 +22,12 @@ from mmlib.models.fusion import UNIMODAL
 # condition -> the stream(s) zero-filled; "neither" (both) is the empty coalition of the Shapley values
 CONDITIONS = {"audio+video": None, "audio only": "video", "video only": "audio", "neither": ("audio", "video")}
 TEST_CONDITIONS = ("audio+video", "audio only", "video only")  # the missing-modality experiment's
-KNOBS = {"voice": "synth.voice_expressiveness", "face": "synth.face_expressiveness"}
+# the sweep's knob per weakened modality: its reliability (the share of utterances whose expression it shows, the
+# others showing another utterance's; mmlib.data.synthetic.plan), which removes information smoothly, so the oracle's
+# ceilings and fusion gain fall with the level. Expressiveness (synth.*_expressiveness, the strength of the
+# rendering) stays a valid override but is no sweep knob: above 0 it shrinks the cue without noise, so the cue stays
+# perfectly separable and every ceiling stays where it was (issue 24)
+KNOBS = {"voice": "synth.voice_reliability", "face": "synth.face_reliability"}
 ALIASES = {"audio": "voice", "video": "face"}  # the modality's name in the study -> the corpus knob
 DEGRADATIONS = {"audio": ("snr_db",), "video": ("blur_sigma", "occlusion", "drop_prob")}  # feature-config knobs
 Models = dict  # name -> (head, overrides or None)
@@ -191,7 +196,11 @@ SHORT = {"audio+video": "av", "audio only": "a", "video only": "v", "neither": "
 # ------------------------------------------------------------------ 4. the modality-reliability sweep
 
 def knob_of(modality: str) -> str:
-    """The synth override of a modality: "face" / "video" -> synth.face_expressiveness, etc."""
+    """The synth override the sweep sets for a modality: "face" / "video" -> synth.face_reliability, etc.
+
+        >>> knob_of("video"), knob_of("voice")
+        ('synth.face_reliability', 'synth.voice_reliability')
+    """
     name = ALIASES.get(modality, modality)
     if name not in KNOBS:
         raise ValueError(f"modality must be one of {sorted(KNOBS) + sorted(ALIASES)}, got {modality!r}")
@@ -268,11 +277,9 @@ def sweep_versus(pred: pd.DataFrame, baseline: str = "concat", metric: str = "UA
     return pd.DataFrame(rows)
 
 
-def trend(pred: pd.DataFrame, modality: str, model_a: str, model_b: str, metric: str = "UA") -> dict:
-    """How model_a - model_b changes as `modality` weakens: the least-squares slope of the difference on the
-    expressiveness lost (1 - level) over the sweep's levels, per run, as one linear contrast (stats.contrast:
-    mean over folds, interval, fold-level p-values). Positive: model_a's advantage grows as the modality weakens.
-    In metric points per unit of lost expressiveness (the change from level 1 to level 0 on a straight line)."""
+def trend_terms(pred: pd.DataFrame, modality: str, model_a: str, model_b: str) -> tuple[list, list]:
+    """The levels of `modality`'s sweep and the linear-contrast terms of the least-squares slope of
+    model_a - model_b on the level lost (1 - level): [(predictions, weight), ...] for stats.contrast."""
     pred = with_controls(pred)
     g = pred[pred["modality"] == modality]
     levels = sorted(g["level"].unique())
@@ -287,6 +294,15 @@ def trend(pred: pd.DataFrame, modality: str, model_a: str, model_b: str, metric:
         if a.empty or b.empty:
             raise ValueError(f"{modality} level {lv:g}: no predictions of {model_a if a.empty else model_b!r}")
         terms += [(a, float(w)), (b, -float(w))]
+    return levels, terms
+
+
+def trend(pred: pd.DataFrame, modality: str, model_a: str, model_b: str, metric: str = "UA") -> dict:
+    """How model_a - model_b changes as `modality` weakens: the least-squares slope of the difference on the
+    level lost (1 - level) over the sweep's levels, per run, as one linear contrast (stats.contrast: mean over
+    folds, interval, fold-level p-values). Positive: model_a's advantage grows as the modality weakens.
+    In metric points per unit of lost level (the change from level 1 to level 0 on a straight line)."""
+    levels, terms = trend_terms(pred, modality, model_a, model_b)
     r = stats.contrast(terms, metric)
     r.pop("per_run")
     return {"model_a": model_a, "model_b": model_b, "modality": modality,
@@ -294,19 +310,42 @@ def trend(pred: pd.DataFrame, modality: str, model_a: str, model_b: str, metric:
 
 
 def diagnosis(pred: pd.DataFrame, modality: str = "face", level: float = 0.0, metric: str = "UA") -> pd.DataFrame:
-    """At one sweep corpus (default: the face at expressiveness 0), every fusion model and control against the
-    unimodal model of the intact modality (stats.paired): which of them closes the gap to it."""
+    """At one sweep corpus (default: the face at reliability 0), every fusion model and control against the
+    unimodal model of the intact modality (stats.paired): which of them closes the gap to it. An arm whose
+    predictions are those of an arm before it (identical_arms) is left out: it is reported once, outside the
+    family."""
     pred = with_controls(pred)
     g = pred[(pred["modality"] == modality) & (pred["level"] == float(level))]
     intact = next(m for m in UNIMODAL if m != WEAK_MODEL[modality])
+    same = set(identical_arms(g)["model"])
     return pd.DataFrame([{"modality": modality, "level": float(level), "model": m,
-                          **stats.paired(g, m, intact, metric)} for m in _fusion_models(g)])
+                          **stats.paired(g, m, intact, metric)} for m in _fusion_models(g) if m not in same])
+
+
+def identical_arms(pred: pd.DataFrame) -> pd.DataFrame:
+    """Arms of one corpus whose test predictions (every fold, seed and utterance: predicted class and class
+    probabilities) equal those of an arm listed before them: model, identical_to. Such an arm measured nothing new
+    (e.g. a longer patience that early stopping never reached), so it belongs in no family of tests."""
+    prob = sorted(c for c in pred.columns if c.startswith("p_"))
+    runs = {m: g.sort_values(["fold", "seed", "id"])[["fold", "seed", "id", "pred", *prob]].reset_index(drop=True)
+            for m, g in pred.groupby("model", sort=False)}
+    rows, seen = [], []
+    for m, r in runs.items():
+        twin = next((o for o in seen if runs[o].equals(r)), None)
+        if twin is None:
+            seen.append(m)
+        else:
+            rows.append({"model": m, "identical_to": twin})
+    return pd.DataFrame(rows, columns=["model", "identical_to"])
+
+
+LEVEL_COLUMNS = ("face_reliability", "voice_reliability", "face_expressiveness", "voice_expressiveness")
 
 
 def balance_ratios(curves: pd.DataFrame) -> pd.DataFrame:
     """Per OGM-GE training (checkpoints.learning_curves rows with train.balance = ogm_ge): the discrepancy ratio
     score_audio / score_video and the coefficients, averaged over the first epoch and over the kept one, with the
-    corpus's expressiveness levels. A ratio of 1 throughout would mean the modulation never acted."""
+    corpus's knob levels (LEVEL_COLUMNS). A ratio of 1 throughout would mean the modulation never acted."""
     if "train_ogm_ratio" not in curves:
         return pd.DataFrame()
     g = curves[curves["train_ogm_ratio"].notna()]
@@ -315,8 +354,7 @@ def balance_ratios(curves: pd.DataFrame) -> pd.DataFrame:
         first, kept = c[c["epoch"] == c["epoch"].min()].iloc[0], c[c["kept"]]
         kept = kept.iloc[0] if len(kept) else c.iloc[-1]
         rows.append({"checkpoint": ckpt, "head": first["head"], "fold": first["fold"], "seed": first["seed"],
-                     "face_expressiveness": first.get("face_expressiveness"),
-                     "voice_expressiveness": first.get("voice_expressiveness"),
+                     **{k: first.get(k) for k in LEVEL_COLUMNS},
                      "ratio_first_epoch": first["train_ogm_ratio"], "ratio_kept_epoch": kept["train_ogm_ratio"],
                      "coeff_audio_first_epoch": first["train_ogm_coeff_audio"],
                      "coeff_video_first_epoch": first["train_ogm_coeff_video"], "kept_epoch": int(kept["epoch"])})

@@ -188,6 +188,11 @@ class TrainConfig:
     balance_alpha: float = 0.5  # OGM-GE's alpha: the dominant encoder's gradients x (1 - tanh(alpha x (ratio - 1)));
     # not tuned
     init_from_unimodal: bool = True  # fusion encoders start from this fold's unimodal checkpoints
+    freeze: Optional[str] = None  # "audio" | "video": a fusion model's encoder of that modality keeps the weights of its
+    # unimodal checkpoint (no gradient, BatchNorm statistics fixed): the control that asks whether joint fine-tuning
+    # of that pathway, not fusion, moves the score
+    continue_unimodal: bool = False  # a unimodal model restarts from its own ordinary checkpoint and trains on with
+    # the fusion models' fine-tuning recipe (finetune_lr, finetune_patience): the control for fine-tuning alone
     precision: str = "auto"  # auto = 16-mixed on GPU, 32 on CPU
     devices: Any = "auto"
     accelerator: str = "auto"
@@ -198,6 +203,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.blank not in (None, "audio", "video"):
             raise ValueError(f"train.blank must be None, 'audio' or 'video', got {self.blank!r}")
+        if self.freeze not in (None, "audio", "video"):
+            raise ValueError(f"train.freeze must be None, 'audio' or 'video', got {self.freeze!r}")
         if self.balance not in ("none", "ogm_ge"):
             raise ValueError(f"train.balance must be 'none' or 'ogm_ge', got {self.balance!r}")
         if self.balance_alpha < 0:

@@ -48,7 +48,7 @@ OVERRIDE_WORDS = {
 }
 KNOB_WORDS = {"audio.snr_db": "speech SNR (dB)", "video.occlusion": "occluded share of the face",
               "video.blur_sigma": "face blur (sigma, px)", "video.drop_prob": "share of frames dropped",
-              "face": "face expressiveness", "voice": "voice expressiveness"}
+              "face": "face reliability", "voice": "voice reliability"}
 
 
 def label(name: str) -> str:

@@ -73,7 +73,7 @@ def _legend_below(fig, axes, ncols: int = 4) -> None:
 
 
 def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
-    """Each model's score against the weakened modality's expressiveness (one panel per weakened modality),
+    """Each model's score against the weakened modality's reliability (one panel per weakened modality),
     with its interval, and the oracle ceilings at each level (black: both cues; grey dashed: the weakened
     modality's own cue). scores: reliability.sweep_scores."""
     mods = _panels(scores["modality"])
@@ -129,7 +129,7 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
 
 
 def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "UA") -> plt.Figure:
-    """Contrast (a): each fusion model minus `baseline` against the weakened modality's expressiveness (one panel
+    """Contrast (a): each fusion model minus `baseline` against the weakened modality's reliability (one panel
     per weakened modality), with its interval. versus: reliability.sweep_versus."""
     mods = _panels(versus["modality"])
     fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 2.9), squeeze=False, sharey=True)
@@ -151,7 +151,7 @@ def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "
 
 def contributions(contrib: pd.DataFrame) -> plt.Figure:
     """What each modality contributes: per fusion model, the Shapley value of the weakened modality's stream
-    (left panel per modality) against its expressiveness, with its interval; the values of both streams sum to
+    (left panel per modality) against its reliability, with its interval; the values of both streams sum to
     the model's score minus its score with both streams blanked. contrib: reliability.shapley's summary."""
     mods = _panels(contrib["modality"])
     fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 2.9), squeeze=False, sharey=True)

@@ -187,8 +187,9 @@ def render(run_dir: str | Path) -> str:
     c2 = table("claim2")
     if c2 is not None:
         lines += ["", "**Claim 2, fusion helps most when one modality underperforms** (one Holm family over every "
-                  "row below; the sweep weakens one modality's expressiveness in training and test alike, the other "
-                  "intact; trends are least-squares slopes over the levels, per unit of lost expressiveness):"]
+                  "row below; the sweep lowers one modality's reliability (the share of utterances whose "
+                  "modality shows their own expression) in training and test alike, the other intact; trends are "
+                  "least-squares slopes over the levels, per unit of lost reliability):"]
         for contrast, g in c2.groupby("contrast", sort=False):
             lines += ["", f"*{contrast}*", ""] + [f"- {r.claim}: {comparison_sentence(r)}" for r in g.itertuples()]
     diag = table("face0_diagnosis")

@@ -18,6 +18,7 @@ so metrics.per_fold / summarize / stats.paired apply as is.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,12 +200,37 @@ def open_session(profile: str = "default", data_root: str | None = None, data_di
                    class_names(cfg.data.label_set), out, Path(data_dir) / "checkpoints", cache, progress, retrain)
 
 
+WHERE = ("data_dir", "root")  # where the corpus lies, spelt relative or absolute: not what the run is
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def check_run_config(cfg: StudyConfig, path: str | None = None) -> None:
+    """Inside a study run (mmlib study sets MMLIB_RUN_CONFIG): the config this notebook built must be the run's
+    one config (`<run>/config.json`), else a ValueError names the keys that differ. Outside a run: nothing."""
+    path = path or os.environ.get("MMLIB_RUN_CONFIG")
+    if not path:
+        return
+    run = _flat(StudyConfig.from_dict(json.loads(Path(path).read_text())).to_dict())
+    mine = _flat(cfg.to_dict())
+    diff = sorted(k for k in mine if mine[k] != run.get(k) and k.removeprefix("data.") not in WHERE)
+    if diff:
+        raise ValueError(f"this notebook built another config than its study run's ({path}): {', '.join(diff)} "
+                         "differ; set them with `mmlib study -o`, not in a notebook")
+
+
 def setup(profile: str, data_root: str | None, data_dir: str, results_dir: str, overrides: dict | None = None,
           retrain: bool = False, progress: bool = True) -> Session:
     """Every notebook's setup cell: say where the corpus, data and results are, open the session, and say
     what it holds. Relative paths are taken from the repository root."""
     print(paths.describe_study(data_root, data_dir, results_dir))
     session = open_session(profile, data_root, data_dir, results_dir, overrides, retrain=retrain, progress=progress)
+    check_run_config(session.cfg)
     print(f"{session.cfg.data.dataset}: {len(session.table)} labelled utterances, {len(session.folds)} fold(s), "
           f"seeds {session.cfg.seeds}")
     return session

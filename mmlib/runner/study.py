@@ -44,6 +44,9 @@ PACKAGES = ("torch", "torchvision", "lightning", "numpy", "pandas", "scikit-lear
             "soundfile", "av", "opencv-python-headless", "facenet-pytorch", "matplotlib", "seaborn", "papermill")
 
 
+RUN_CONFIG = "MMLIB_RUN_CONFIG"  # where a study run's one config lies while its notebooks run
+
+
 class StudyError(RuntimeError):
     """A notebook failed; the message names it and the failing cell."""
 
@@ -288,6 +291,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "retrain": retrain,
     }
     started_ray = _start_ray(cfg)
+    (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
+    os.environ[RUN_CONFIG] = str(tmp / "config.json")  # every notebook's setup checks it built this config
     watcher = _ConsoleProgress(tmp / ".progress.jsonl")
     os.environ["MMLIB_PROGRESS_FILE"] = str(watcher.path)
     watcher.start()
@@ -318,6 +323,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     finally:
         watcher.stop.set()
         os.environ.pop("MMLIB_PROGRESS_FILE", None)
+        os.environ.pop(RUN_CONFIG, None)
         if started_ray:
             import ray
 

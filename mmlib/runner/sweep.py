@@ -115,11 +115,17 @@ def sweep_models(heads: list[str], controls: list[dict] | None = None, diagnosis
                  control_head: str = "matchmap", seeds: list[int] | None = None) -> Callable[[str, float], Models]:
     """What a sweep trains at each (weakened modality, level): every head of `heads`; `control_head` once per
     override dict of `controls` on the sweeps of `control_modalities` (every level); and once per override
-    dict of `diagnosis` at `diagnosis_at` only. `seeds` replaces the profile's seeds of every model."""
+    dict of `diagnosis` at `diagnosis_at` only. `seeds` replaces the profile's seeds of every model, unless an
+    override dict names its own "seeds"; a diagnosis dict may name its own "head" (default `control_head`), and
+    one that names a head of `heads` without other settings replaces that model there (e.g. more seeds)."""
     only = {"seeds": tuple(seeds)} if seeds is not None else {}
 
     def named(head: str, over: dict) -> tuple[str, tuple[str, dict | None]]:
-        full = {**over, **only}
+        over = dict(over)
+        head = over.pop("head", head)
+        full = {**only, **over}
+        if "seeds" in full:
+            full["seeds"] = tuple(full["seeds"])
         return model_name(head, over), (head, full or None)
 
     def models_at(modality: str, level: float) -> Models:
@@ -137,11 +143,14 @@ def reliability_sweep(profile: str, modalities: str | tuple[str, ...], levels: l
                       models: "list[str] | Callable[[str, float], Models]", data_dir: str,
                       overrides: dict[str, Any] | None = None, runner: Callable | None = None,
                       contributions: bool = True, **session_kw) -> dict[str, pd.DataFrame]:
-    """For each weakened modality ("face" and/or "voice") and expressiveness level (the other modality intact),
-    a corpus, a session, its models.
+    """For each weakened modality ("face" and/or "voice") and reliability level (the other modality intact),
+    a corpus, a session, its models. At level r the weakened modality shows the expressed emotion for a share r
+    of the utterances and another utterance's expression for the rest, in training and test alike
+    (mmlib.data.synthetic.plan), so the oracle's ceilings fall smoothly with r; the knob is
+    reliability.knob_of(modality).
 
     Each level opens `session.open_session(profile, data_dir=data_dir, overrides=overrides +
-    {synth.<modality>_expressiveness: level}, **session_kw)` (the corpus is generated once per level and
+    {synth.<modality>_reliability: level}, **session_kw)` (the corpus is generated once per level and
     cached under data_dir) and trains `models` there: a list of heads, or `models(modality, level)` -> name ->
     (head, overrides) (sweep_models). Level 1 is the same corpus for both modalities: it is run once, with the
     union of what both sweeps ask there. `runner(session, models)` trains (default Session.train).

@@ -64,8 +64,11 @@ def canonical_config(cfg: StudyConfig, head: str) -> StudyConfig:
     model, data = cfg.model, cfg.data
     if head in UNIMODAL:
         changes.update(aux_weight=0.0, modality_dropout=0.0, init_from_unimodal=base.init_from_unimodal,
-                       finetune_lr=base.finetune_lr, finetune_patience=base.finetune_patience, blank=base.blank,
-                       balance=base.balance, balance_alpha=base.balance_alpha)
+                       blank=base.blank, balance=base.balance, balance_alpha=base.balance_alpha, freeze=base.freeze)
+        if not t.continue_unimodal:  # the fine-tuning recipe shapes a unimodal model only when it continues
+            changes.update(finetune_lr=base.finetune_lr, finetune_patience=base.finetune_patience)
+    else:
+        changes.update(continue_unimodal=base.continue_unimodal)
         model = replace(model, unimodal_path=False)
         if head == "audio":
             data = replace(data, video_scale="speaker")
@@ -100,9 +103,14 @@ class ModelSpec:
 
     @property
     def starts_from(self) -> list["ModelSpec"]:
-        """The unimodal models a fusion model's encoders start from (none for a unimodal head, or without
-        train.init_from_unimodal)."""
-        if self.head in UNIMODAL or not self.config.train.init_from_unimodal:
+        """The unimodal models a fusion model's encoders start from (none without train.init_from_unimodal); for a
+        unimodal head with train.continue_unimodal, its own ordinary model (none otherwise)."""
+        if self.head in UNIMODAL:
+            if not self.config.train.continue_unimodal:
+                return []
+            return [ModelSpec(replace(self.cfg, train=replace(self.cfg.train, continue_unimodal=False)), self.head,
+                              self.fold, self.seed)]
+        if not self.config.train.init_from_unimodal:
             return []
         return [ModelSpec(self.cfg, m, self.fold, self.seed) for m in UNIMODAL]
 
@@ -239,6 +247,10 @@ class Ledger:
 
 # ------------------------------------------------------------------ learning curves and convergence
 
+# the corpus knobs a training's history is recorded with (the sweep's levels)
+SYNTH_LEVELS = ("face_reliability", "voice_reliability", "face_expressiveness", "voice_expressiveness")
+
+
 def learning_curves(ledger: Ledger, ckpt_dir: str | Path) -> pd.DataFrame:
     """Per epoch of every model the run used (the ledger's checkpoints, trained in this run or reused):
     checkpoint, head, fold, seed, epoch, the logged losses (train_total, val_ce, val_ua, ...) and `kept` (the
@@ -257,10 +269,8 @@ def learning_curves(ledger: Ledger, ckpt_dir: str | Path) -> pd.DataFrame:
                                   kept=hist["epoch"] == payload.get("best_epoch"),
                                   max_epochs=payload["config"]["train"]["max_epochs"],
                                   balance=payload["config"]["train"].get("balance", "none"),
-                                  face_expressiveness=synth.get("face_expressiveness"),
-                                  voice_expressiveness=synth.get("voice_expressiveness")))
-    cols = ["checkpoint", "head", "fold", "seed", "epoch", "kept", "max_epochs", "balance", "face_expressiveness",
-            "voice_expressiveness"]
+                                  **{k: synth.get(k) for k in SYNTH_LEVELS}))
+    cols = ["checkpoint", "head", "fold", "seed", "epoch", "kept", "max_epochs", "balance", *SYNTH_LEVELS]
     if not frames:
         return pd.DataFrame(columns=cols)
     out = pd.concat(frames, ignore_index=True)

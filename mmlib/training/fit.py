@@ -62,7 +62,8 @@ class EmotionModule(L.LightningModule):
     """
 
     def __init__(self, model: torch.nn.Module, weights: LossWeights, lr: float, weight_decay: float, seed: int,
-                 n_classes: int, modality_dropout: float = 0.0, balance: str = "none", balance_alpha: float = 0.5):
+                 n_classes: int, modality_dropout: float = 0.0, balance: str = "none", balance_alpha: float = 0.5,
+                 frozen: torch.nn.Module | None = None):
         super().__init__()
         self.model, self.weights, self.lr, self.wd = model, weights, lr, weight_decay
         self.gen = torch.Generator().manual_seed(seed)  # impostor sampling (training only)
@@ -74,6 +75,11 @@ class EmotionModule(L.LightningModule):
         self.balance_alpha = balance_alpha
         self._coeff: dict[str, float] = {}
         self._val_cm = torch.zeros(n_classes, n_classes, dtype=torch.long)
+        self.frozen = frozen  # an encoder kept as it started (train.freeze): eval mode in every training step
+
+    def on_train_batch_start(self, batch, batch_idx):
+        if self.frozen is not None:
+            self.frozen.eval()  # Lightning (and OGM-GE's probe) put the whole model back in train mode
 
     def forward(self, batch: dict) -> dict:
         return self.model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))
@@ -154,12 +160,24 @@ def ogm_ge_coefficients(model: torch.nn.Module, batch: dict, alpha: float) -> tu
     return ratio, coeff
 
 
-def _init_from_unimodal(model, init_from: dict[str, Path]):
-    """Copy the encoders of the unimodal checkpoints (audio_encoder.*, video_encoder.*) into `model`."""
+def freeze(model: torch.nn.Module, modality: str | None) -> torch.nn.Module | None:
+    """train.freeze: the `modality` encoder of a fusion model without gradients and in eval mode (its BatchNorm
+    statistics fixed), so it keeps the weights it started from; None when nothing is frozen."""
+    if modality is None:
+        return None
+    encoder = getattr(model, f"{modality}_encoder", None)
+    if encoder is None:
+        raise ValueError(f"train.freeze={modality!r}: this model has no {modality} encoder")
+    return encoder.requires_grad_(False).eval()
+
+
+def _init_from_unimodal(model, init_from: dict[str, Path], whole: bool = False):
+    """Copy the encoders of the unimodal checkpoints (audio_encoder.*, video_encoder.*) into `model`; whole: every
+    weight (a unimodal model continuing from its own checkpoint, train.continue_unimodal)."""
     own = model.state_dict()
     for modality, path in init_from.items():
         state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-        prefix = f"{modality}_encoder."
+        prefix = "" if whole else f"{modality}_encoder."
         picked = {k: v for k, v in state.items() if k.startswith(prefix) and k in own and own[k].shape == v.shape}
         if not picked:
             raise ValueError(f"{path} holds no {prefix}* weights that fit this model")
@@ -229,11 +247,12 @@ def fit(spec: ModelSpec, table: pd.DataFrame, feats, ckpt_dir: str | Path | None
             recorded = pd.DataFrame(payload.get("history") or {})
         else:
             if init:
-                _init_from_unimodal(model, init)
+                _init_from_unimodal(model, init, whole=spec.head in UNIMODAL)
+            frozen = freeze(model, cfg.train.freeze) if init else None
             lr = cfg.train.finetune_lr if init and cfg.train.finetune_lr is not None else cfg.train.lr
             module = EmotionModule(model, loss_weights(cfg, spec.head), lr, cfg.train.weight_decay,
                                    spec.seed, len(spec.classes), cfg.train.modality_dropout, cfg.train.balance,
-                                   cfg.train.balance_alpha)
+                                   cfg.train.balance_alpha, frozen)
             monitor, mode = cfg.train.select_on, SELECTION[cfg.train.select_on]
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(prefix="fit-", dir=ckpt_dir) as tmp:
@@ -294,6 +313,7 @@ class _quiet:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*in eval mode at the start of training.*")  # train.freeze
 
     def __exit__(self, *exc):
         self.warn.__exit__(*exc)

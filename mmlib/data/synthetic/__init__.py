@@ -6,7 +6,10 @@ voice quality), the face carries valence (mouth curvature, brows), each leaks on
 the other, so only their combination separates ang / hap / sad / neu. Weak expressions drift toward
 neutral and a share of labels disagree with what is expressed, so no model reaches 100 %.
 How much each modality shows is a knob (synth.voice_expressiveness, synth.face_expressiveness:
-1 = as planned, 0 = neutral); changing one leaves the other modality's files byte-identical.
+1 = as planned, 0 = neutral), and so is how often it shows the expressed emotion at all
+(synth.voice_reliability, synth.face_reliability: at r the others show another utterance's expression,
+which removes information smoothly; plan.py says why); changing one knob leaves the other modality's
+files byte-identical.
 
     from mmlib.data.synthetic import SYNTH_PROFILES, generate_corpus
     root = generate_corpus("data/synth-quick", SYNTH_PROFILES["quick"])

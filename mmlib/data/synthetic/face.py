@@ -5,7 +5,8 @@
     write_avi(path, frames, cfg.fps)                                         # reproducible MJPEG bytes
 
 Valence shows in the mouth's curvature and the brows, a weak arousal cue in the eyes and brow
-knitting (SynthConfig.video_arousal_cue), scaled toward neutral by cfg.face_expressiveness; the
+knitting (SynthConfig.video_arousal_cue): the expression the face shows at cfg.face_reliability
+(plan.py: its own or another utterance's), scaled toward neutral by cfg.face_expressiveness; the
 speaker's mouth opens with the syllable envelope `env` of the voice plan (voice.py).
 """
 
@@ -93,7 +94,7 @@ def render_video(cfg: SynthConfig, utts: list[dict], faces: dict[str, dict], env
         v, av = np.zeros(n_frames), np.zeros(n_frames)
         for u in utts:  # time order: own turn shows the emotion, a faint trace stays while listening
             if u["gender"] == g:
-                val, aro = modality_expression(u, cfg.face_expressiveness)
+                val, aro = modality_expression(u, cfg.face_expressiveness, "face")
                 f0, f1 = int(u["start"] * fps), min(math.ceil(u["end"] * fps), n_frames)
                 v[f0:f1], av[f0:f1] = val, cfg.video_arousal_cue * aro
                 v[f1:], av[f1:] = 0.2 * val, 0.0

@@ -8,11 +8,44 @@ any order and in parallel, with identical bytes.
     from mmlib.data.synthetic.plan import plan_corpus, modality_expression
     plan = plan_corpus(SynthConfig())            # one row per utterance (ids, times, codes, VAD)
     v, a = modality_expression(row, 0.5)        # (valence, arousal) half way to neutral
+    v, a = modality_expression(row, 1.0, "face")  # what the face shows (reliability knob below)
 
 Expressiveness knobs (`voice_expressiveness`, `face_expressiveness`): each modality renders the
 planned expression pulled toward NEUTRAL, (v, a) -> NEUTRAL + x * ((v, a) - NEUTRAL); x = 1 is
 the corpus as planned, x = 0 shows no emotion at all in that modality (every utterance neutral).
 The plan itself (labels, label noise, intensities, times) does not depend on them.
+
+Reliability knobs (`voice_reliability`, `face_reliability`): at level r a share r of the utterances
+show, in that modality, the expression they were planned with; each of the others shows the
+expression of another utterance of the same speaker drawn at random (its emotion, intensity and
+noise). The plan records what each modality shows: `voice_from` / `face_from` (the id of the
+utterance whose expression it shows: its own when reliable) and `voice_valence`, `voice_arousal`,
+`face_valence`, `face_arousal` (that expression, before the expressiveness pull, which still
+applies on top). Labels, the planned expression and the annotations do not depend on r: training
+and test corpora alike carry a cue that holds for only a share r of their utterances.
+
+    SynthConfig(face_reliability=0.5)   # about half the faces show another utterance's expression
+
+Why substitution and not noise on the shown latents: (1) the information falls smoothly to zero.
+Given the speaker, what a modality shows follows r * p(shown | label) + (1 - r) * p(shown), so at
+r = 0 it says nothing about the label and the ceiling of a classifier given it falls from its
+value at r = 1 to chance; noise removes all information only in the limit of infinite noise, and
+the level-to-noise scale would be one more arbitrary choice. (2) What is shown keeps its
+distribution: a donor is an utterance of the same speaker, so each speaker's shown (valence,
+arousal) have the planned marginal at every level (the speaker normalization sees the same
+statistics) and only their link to the label weakens; noise would spread and clip the latents, a
+cue harder to see, which is what the expressiveness knob already does (it mixes "less
+information" with "harder to learn"; this knob changes the information only). (3) Nested levels:
+each utterance's draws (a uniform u, a donor) do not depend on r, and it is unreliable when u >= r,
+so the unreliable utterances at r = 0.5 include those at r = 0.75 and the ceiling falls
+monotonically instead of jittering between independent draws. The donor may express the same
+emotion (about as often as the speaker does): restricting it to the other emotions would make the
+cue anti-informative at low r ("not this label"; with four classes uninformative at r = 1/4 and
+informative again below), so information would not fall monotonically.
+
+The draws come from their own stream keyed by (seed, "reliability", modality): the voice's do not
+depend on the face's knob or draws and vice versa, and no other draw of the generator moves, so
+r = 1 is the corpus as it was before the knob existed, byte for byte.
 """
 
 from __future__ import annotations
@@ -185,14 +218,61 @@ def plan_corpus(cfg: SynthConfig) -> pd.DataFrame:
     plan["eval_lines"] = [x[0] for x in notes]
     for k, col in enumerate(("ann_valence", "ann_arousal", "ann_dominance"), start=1):  # 1-5, as written
         plan[col] = [round(x[k], 4) for x in notes]
+    ids, v, a = plan["id"].to_numpy(), plan["expr_valence"].to_numpy(), plan["expr_arousal"].to_numpy()
+    for m in MODALITIES:  # what each modality shows (module docstring, "Reliability knobs")
+        src = shown_sources(plan, getattr(cfg, f"{m}_reliability"), _rng(cfg.seed, "reliability", m))
+        plan[f"{m}_from"], plan[f"{m}_valence"], plan[f"{m}_arousal"] = ids[src], v[src], a[src]
     return plan
 
 
+MODALITIES = ("voice", "face")  # the two rendered modalities: each has its reliability and expressiveness knob
+SHOWN_COLUMNS = tuple(f"{m}_{c}" for m in MODALITIES for c in ("from", "valence", "arousal"))
 
-def modality_expression(u: dict, x: float) -> tuple[float, float]:
+
+def shown_sources(plan: pd.DataFrame, level: float, r: np.random.Generator) -> np.ndarray:
+    """Row position of the utterance whose expression each row of `plan` shows at reliability `level`.
+
+    Two uniforms per row from `r` (drawn whatever the level, so levels are nested): u decides (row i is
+    unreliable when u_i >= level), the other picks the donor among the speaker's other utterances.
+
+        >>> plan = pd.DataFrame({"speaker": ["a", "a", "a", "b", "b"]})
+        >>> shown_sources(plan, 1.0, np.random.default_rng(0)).tolist()   # everyone shows their own
+        [0, 1, 2, 3, 4]
+        >>> src = shown_sources(plan, 0.0, np.random.default_rng(0))      # nobody does, donors stay in speaker
+        >>> bool((src != np.arange(5)).all()) and set(src[3:]) == {3, 4}
+        True
+    """
+    n = len(plan)
+    u, pick = r.random(n), r.random(n)
+    src = np.arange(n)
+    for idx in plan.groupby("speaker", sort=True).indices.values():
+        k = len(idx)
+        if k < 2:  # a speaker with one utterance has no other expression to show
+            continue
+        donor = idx[(np.arange(k) + 1 + np.floor(pick[idx] * (k - 1)).astype(int)) % k]  # never the row itself
+        off = u[idx] >= level
+        src[idx[off]] = donor[off]
+    return src
+
+
+
+def modality_expression(u: dict, x: float, modality: str | None = None) -> tuple[float, float]:
     """(valence, arousal) one modality shows of planned utterance `u` at expressiveness x.
 
-    Written as e - (1 - x) * (e - neutral) so that x = 1 returns the planned values bit for bit.
+    `modality` None pulls the planned expression (expr_valence, expr_arousal); "voice" or "face" pulls
+    what that modality shows at its reliability (the plan's <modality>_valence / _arousal). Written as
+    e - (1 - x) * (e - neutral) so that x = 1 returns the values bit for bit.
+
+        >>> u = {"expr_valence": 0.8, "expr_arousal": 0.5, "face_valence": -0.6, "face_arousal": 0.9}
+        >>> modality_expression(u, 1.0), modality_expression(u, 1.0, "face")
+        ((0.8, 0.5), (-0.6, 0.9))
+        >>> [round(c, 9) for c in modality_expression(u, 0.0)]    # expressiveness 0: neutral
+        [0.0, -0.45]
     """
-    v, a = u["expr_valence"], u["expr_arousal"]
+    if modality is None:
+        v, a = u["expr_valence"], u["expr_arousal"]
+    elif modality in MODALITIES:
+        v, a = u[f"{modality}_valence"], u[f"{modality}_arousal"]
+    else:
+        raise ValueError(f"modality must be None or one of {MODALITIES}, got {modality!r}")
     return v - (1.0 - x) * (v - NEUTRAL[0]), a - (1.0 - x) * (a - NEUTRAL[1])
