@@ -27,7 +27,7 @@ MODEL_LABELS = {"audio": "audio only", "video": "video only", "concat": "concat 
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
+    return "n/a" if pd.isna(x) else f"{100 * x:.1f}"
 
 
 def _signed(x: float) -> str:
@@ -110,13 +110,15 @@ def bottom_line(run_dir: str | Path) -> str:
     else:
         lines += primary_table(primary)
         ua = summary.set_index("model")["UA_mean"]
-        gaps = pd.read_csv(run / "tables" / "ceiling_gaps.csv").set_index("model") \
-            if (run / "tables" / "ceiling_gaps.csv").exists() else None
-        scores = ", ".join(f"{mdl} {_pct(v)}" + (f" (ceiling {_pct(gaps.loc[mdl, 'UA_ceiling'])})"
-                                                  if gaps is not None and mdl in gaps.index else "")
-                           for mdl, v in ua.items())
-        lines += ["", f"UA of each model (%, the oracle's ceiling beside it): {scores}. Every other contrast, the "
-                  "intervals of every score and the figures: [results/default/REPORT.md](results/default/REPORT.md)."]
+        refs = pd.read_csv(run / "tables" / "references.csv").set_index("model") \
+            if (run / "tables" / "references.csv").exists() else None
+        beside = lambda mdl: "" if refs is None or mdl not in refs.index else (  # noqa: E731
+            f" (probe {_pct(refs.loc[mdl, 'probe'])}, ceiling {_pct(refs.loc[mdl, 'oracle_large_draw'])})")
+        scores = ", ".join(f"{mdl} {_pct(v)}{beside(mdl)}" for mdl, v in ua.items())
+        lines += ["", f"UA of each model (%), beside it the linear probe on the same features and the oracle's "
+                  f"ceiling trained on a large independent draw of the generator: {scores}. Every other contrast, "
+                  "the intervals of every score and the figures: "
+                  "[results/default/REPORT.md](results/default/REPORT.md)."]
     lines += ["", END]
     return "\n".join(lines)
 
@@ -158,6 +160,25 @@ def render(run_dir: str | Path) -> str:
 
         lines += [sentence(record), ""]
     lines += _table(summary, MODEL_LABELS, table("ceiling_gaps"))
+    refs = table("references")
+    if refs is not None and len(refs):
+        lines += ["", "**References beside every score** (UA, %): the oracle of the study's own labelled utterances "
+                  "(above), the same oracle trained on a large independent draw of the generator (what the expression "
+                  "each modality shows allows, not limited by the study's sample), and a linear probe on pooled, "
+                  "speaker-standardized features (what a simple learner gets from the features the models read; "
+                  "mmlib.analysis.references):", "",
+                  "| model | UA | oracle (study) | oracle (large draw) | probe | model - probe |"
+                  + (" human raters (strict) |" if "human" in refs else ""),
+                  "| --- | --- | --- | --- | --- | --- |" + (" --- |" if "human" in refs else "")]
+        lines += [f"| {r.model} | {_pct(r.UA_mean)} | {_pct(r.oracle)} | {_pct(r.oracle_large_draw)} | "
+                  f"{_pct(r.probe)} | {'n/a' if pd.isna(r.above_probe) else _signed(r.above_probe)} |"
+                  + (f" {_pct(r.human)} |" if "human" in refs else "") for r in refs.itertuples()]
+        if "human" in refs:
+            lines += ["", "Human raters: on CREMA-D the share of clips whose plurality vote is the intended emotion "
+                      "(voice only beside the audio model, face only beside video, both beside fusion; a tie counts "
+                      "as wrong); on IEMOCAP-layout corpora how often one evaluator's label matches the others' "
+                      "majority (on the synthetic corpus these lines are written by the generator, not by people). "
+                      "`mmlib ceilings` prints them per fold."]
     collapsed = table("collapsed")
     if collapsed is not None and len(collapsed):
         from mmlib.analysis.metrics import by_axis
