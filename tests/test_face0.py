@@ -26,7 +26,9 @@ def test_at_face_0_video_contributes_nothing_late_fusion_follows_audio_and_ogm_g
     pred = rel.with_controls(out["predictions"])
     ua = metrics.per_fold(pred).groupby("model")["UA"].mean()
     print(ua.round(3).to_dict())
-    assert ua["oracle: valence only"] == pytest.approx(0.25)  # the face's cue is gone: its oracle is at chance
+    # the face's cue is unrelated to the label: its oracle is at chance up to the noise of ~120 test utterances
+    # (measured 0.273 at face reliability 0; exactly 0.25 only under the old expressiveness knob); bound 0.35
+    assert abs(ua["oracle: valence only"] - 0.25) < 0.1
     # the voice still carries arousal: the audio model learns it (above the 0.25 of chance)
     assert ua["audio"] > 0.30  # seeds 42-46: 0.361-0.484; bound 0.30 (was 0.35)
     contrib = out["contributions"].set_index("model")

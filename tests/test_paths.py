@@ -61,10 +61,11 @@ def test_features_through_a_symlink_hit_the_same_cache(quick_session, tmp_path):
 
 
 def _readme_example() -> list[str]:
-    """The README's batch example: `mkdir -p DIR` then one papermill command (continuation lines joined)."""
-    text = (REPO / "README.md").read_text()
+    """The batch example of docs/running.md (where the README points for running notebooks): `mkdir -p DIR` then
+    one papermill command (continuation lines joined)."""
+    text = (REPO / "docs" / "running.md").read_text()
     found = re.search(r"```bash\nmkdir -p (\S+)\n(\.venv/bin/papermill .*?)\n```", text, re.S)
-    assert found, "README.md lost its papermill example (```bash / mkdir -p DIR / .venv/bin/papermill ...)"
+    assert found, "docs/running.md lost its papermill example (```bash / mkdir -p DIR / .venv/bin/papermill ...)"
     return found.group(1), shlex.split(found.group(2).replace("\\\n", " "))
 
 
