@@ -510,3 +510,42 @@ def estimate_curves(summary: pd.DataFrame, x: str, metric: str = "UA", panel: st
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------ the learning curve (mmlib curve)
+
+CURVE_PANELS = (("audio", "audio", ("probe: audio", "oracle: arousal only", "oracle (large draw): arousal only")),
+                ("video", "video", ("probe: video", "oracle: valence only", "oracle (large draw): valence only")),
+                ("fusion", ("concat", "matchmap"),
+                 ("probe: both", "oracle: both", "oracle (large draw): both")))
+CURVE_REFERENCE_STYLE = {"probe": ("#555555", "--"), "oracle:": ("#999999", ":"),
+                         "oracle (large draw)": ("#000000", "-.")}
+
+
+def learning_curve(summary: pd.DataFrame) -> plt.Figure:
+    """Validation UA against labelled utterances per speaker (log scale), one panel per input (audio, video,
+    fusion): the models with +-1 sd over seeds as bars, and in grey the references of their inputs (probe,
+    study-sample oracle, large-draw oracle). `summary`: mmlib.runner.curve.summarize."""
+    fig, axes = plt.subplots(1, 3, figsize=(PAGE, 2.6), sharey=True, layout="constrained")
+    present = set(summary["model"])
+    for ax, (title, models, refs) in zip(axes, CURVE_PANELS):
+        for ref in refs:
+            if ref not in present:
+                continue
+            g = summary[summary["model"] == ref].sort_values("labelled_per_speaker")
+            color, style = next(v for k, v in CURVE_REFERENCE_STYLE.items() if ref.startswith(k))
+            name = "oracle (study sample)" if ref.startswith("oracle:") else ref.split(":")[0]
+            ax.plot(g["labelled_per_speaker"], g["UA"], style, color=color, lw=1.2, label=name)
+        for m in [models] if isinstance(models, str) else models:
+            g = summary[summary["model"] == m].sort_values("labelled_per_speaker")
+            ax.errorbar(g["labelled_per_speaker"], g["UA"], yerr=g["sd_seeds"], fmt="o-", ms=4, capsize=2,
+                        color=_color(m), label=m)
+        ax.set_xscale("log", base=2)
+        sizes = sorted(summary["labelled_per_speaker"].unique())
+        ax.set_xticks(sizes, [f"{s:.0f}" for s in sizes])
+        ax.minorticks_off()
+        ax.set(title=title, ylim=(0.0, 1.0))
+    axes[0].set_ylabel("validation UA")
+    fig.supxlabel("labelled utterances per speaker (log scale)")
+    _figure_legend(fig, axes)
+    return fig

@@ -176,6 +176,7 @@ def robustness(summary: pd.DataFrame, metric: str = "UA", chance: float | None =
     clean speaker statistics and dotted with statistics refitted on the degraded features (column normalizer),
     bands = 95 % intervals. summary: metrics.summarize by knob, level, normalizer, model."""
     knobs = list(dict.fromkeys(summary["knob"]))
+    most = _seed_count(summary, "clean")  # a model on fewer seeds says so in the legend
     fig, axes = plt.subplots(1, len(knobs), figsize=(plots.PAGE, 3.0), squeeze=False, sharey=True)
     for ax, knob in zip(axes[0], knobs):
         d = summary[summary["knob"] == knob]
@@ -187,7 +188,7 @@ def robustness(summary: pd.DataFrame, metric: str = "UA", chance: float | None =
                     continue
                 xs = g["level"].map(_level_label).map(levels.index).to_numpy()
                 ax.plot(xs, g[f"{metric}_mean"], style, marker="o", ms=3, color=plots._color(model),
-                        label=plots.label(model) if norm == "clean" else None)
+                        label=plots.label(model) + _seeds(g, norm, most) if norm == "clean" else None)
                 if norm == "clean":
                     ax.fill_between(xs, g[f"{metric}_lo"], g[f"{metric}_hi"], color=plots._color(model), alpha=0.12,
                                     lw=0)
@@ -195,10 +196,29 @@ def robustness(summary: pd.DataFrame, metric: str = "UA", chance: float | None =
             ax.axhline(chance, color="#999999", lw=0.8, ls="--")
         ax.set_xticks(range(len(levels)), levels)
         ax.set(xlabel=plots.KNOB_WORDS.get(knob, knob), ylim=(0, 1))
-    axes[0][0].set_ylabel(f"{metric} (solid: clean statistics; dotted: refitted)")
+    axes[0][0].set_ylabel(metric)
+    fig.suptitle(f"solid: clean speaker statistics{_seeds(summary, 'clean')}; dotted: statistics refitted on the "
+                 f"degraded input{_seeds(summary, 'refitted')}", fontsize="small")
     fig.tight_layout()
     _legend_below(fig, axes)
     return fig
+
+
+def _seed_count(rows: pd.DataFrame, normalizer: str) -> int | None:
+    """The most seeds any row of one normalizer rests on (runs / folds); None when the table does not say."""
+    if not {"runs", "folds"} <= set(rows.columns):
+        return None
+    rows = rows[rows.get("normalizer", "clean") == normalizer]
+    return int((rows["runs"] // rows["folds"]).max()) if len(rows) else None
+
+
+def _seeds(rows: pd.DataFrame, normalizer: str, unless: int | None = None) -> str:
+    """', k seeds' for the rows of one normalizer ('' when unknown or equal to `unless`): the clean and refitted
+    curves, and the models, may rest on different seeds, so an offset between them can be one of seeds."""
+    n = _seed_count(rows, normalizer)
+    if n is None or n == unless:
+        return ""
+    return f", {n} seed" + ("" if n == 1 else "s") if unless is None else f" ({n} seed" + ("" if n == 1 else "s") + ")"
 
 
 def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | None = None) -> plt.Figure:

@@ -8,6 +8,7 @@
     mmlib study --profile paper --data-root /data/IEMOCAP_full_release
     mmlib study --profile paper --data-root /shared/IEMOCAP --data-dir /shared/mmlib-data --ray-address auto
     mmlib recipe --profile default                              # the training recipe, chosen on validation data
+    mmlib curve --profile default                               # learning curve over corpus size (validation)
     mmlib report                                                # REPORT.md + README's bottom line from results/default/
     mmlib compare results/default results/rerun                 # same verdicts, estimates? exit 0 / 1
     mmlib ceilings --profile cremad --data-root /data/CREMA-D --out ceilings.csv   # human raters' WA / UA
@@ -110,6 +111,18 @@ def cmd_recipe(args) -> None:
     recipe.write(record, out, args.profile)
     print(record["summary"].to_string(index=False))
     print(f"chosen: {record['choice']} -> {paths.shown(out)}")
+
+
+def cmd_curve(args) -> None:
+    from mmlib.config import paths
+    from mmlib.runner import curve
+
+    out = paths.resolve(args.out or f"results/curve-{args.profile}", "--out")
+    record = curve.measure(args.profile, dialogs=args.dialogs or curve.DIALOGS, data_dir=args.data_dir or "data",
+                           results_dir=out, overrides=_overrides(args.override), progress=not args.quiet,
+                           on_size=lambda r: curve.write(r, out, args.profile))
+    print(curve.table(curve.summarize(record["scores"])).to_string())
+    print(f"-> {paths.shown(out)}")
 
 
 def cmd_report(args) -> None:
@@ -217,6 +230,16 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(fn=cmd_recipe)
+
+    c = sub.add_parser("curve", help="learning curve: validation UA of models and references against corpus size")
+    c.add_argument("--profile", default="default")
+    c.add_argument("--dialogs", type=int, nargs="+", default=None,
+                   help="dialogs per session at each size (default 6 12 24 48: ~52 to ~416 labelled per speaker)")
+    c.add_argument("--data-dir", default=None)
+    c.add_argument("--out", default=None, help="record folder (default results/curve-<profile>)")
+    c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(fn=cmd_curve)
 
     r = sub.add_parser("report", help="write <run>/REPORT.md and README.md's bottom line from a run's tables")
     r.add_argument("--run", default="results/default")

@@ -1,0 +1,160 @@
+"""The learning curve: what the models and the references reach as the synthetic corpus grows, on validation
+speakers only.
+
+    mmlib curve --profile default           # -> results/curve-default/ (scores.csv, summary.csv, curve.png, ...)
+    from mmlib.runner import curve
+    record = curve.measure("default")       # nothing here scores a test utterance
+
+The corpus grows by dialogs per session (half improvised, half scripted; every dialog keeps the profile's
+turns and durations), so each speaker has more labelled utterances and the speakers, folds and the share of
+each emotion stay as they are. At each size (`DIALOGS`) the corpus is generated and its features extracted,
+then every head of `HEADS` is trained on every fold and seed of the profile with the profile's recipe, and
+scored by the validation UA at the epoch its training kept (the checkpoint's own history, as `mmlib recipe`
+reads it). Beside them, on the same validation speakers:
+
+- `oracle: ...`: the study's oracle (mmlib.analysis.oracle) fitted on the fold's training utterances only;
+- `oracle (large draw): ...`: the oracle fitted on an independent draw of the generator of about
+  `references.DRAW_SESSIONS` default-sized sessions (the same draw at every size), so not limited by the sample;
+- `probe: ...`: the probe of mmlib.analysis.references fitted on the training utterances, at the C it chooses on
+  these validation speakers.
+
+Both the kept epoch and the probe's C are chosen on the very validation speakers that score them, so every
+score here leans the same way (a little optimistic, less so as the validation speakers' utterances grow); the
+study's test folds are never read. The test predictions that training computes are dropped unread, as in
+mmlib recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+
+from mmlib.analysis import metrics, oracle, references
+from mmlib.data.splits import Fold
+
+DIALOGS = (6, 12, 24, 48)  # dialogs per session: ~52, ~104, ~208, ~416 labelled utterances per speaker (default)
+HEADS = ("audio", "video", "concat", "matchmap")
+BASE_DIALOGS = 6  # the default corpus's dialogs per session (3 improvised + 3 scripted)
+
+
+def size_overrides(dialogs: int) -> dict:
+    """The config overrides of a corpus with `dialogs` dialogs per session (the odd one improvised)."""
+    if dialogs < 2:
+        raise ValueError(f"a session needs at least 2 dialogs (one improvised, one scripted), got {dialogs}")
+    return {"synth.impro_per_session": dialogs - dialogs // 2, "synth.script_per_session": dialogs // 2}
+
+
+def validation_folds(folds: list[Fold]) -> list[Fold]:
+    """Each fold with its validation speakers in the place of its test speakers and no validation part: what
+    the references fit on (training utterances) and score (validation utterances) through their usual code."""
+    return [replace(f, test=f.val, test_speakers=f.val_speakers, val=(), val_speakers=()) for f in folds]
+
+
+def model_scores(session, heads=HEADS) -> pd.DataFrame:
+    """Every head x fold x seed of the session trained (or reused): its validation UA at the kept epoch."""
+    pred = session.run_grid([(list(heads), None, None)])
+    runs = pred.groupby(["model", "fold", "seed"], sort=True)["val_ua"].first().reset_index()
+    return runs.rename(columns={"val_ua": "UA"}).assign(kind="model")
+
+
+def reference_scores(session, draw_sessions: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the references' validation UA per model and fold, the probe's settings tried): oracles fitted on each
+    fold's training utterances and scored on its validation speakers; the probe at its validation-chosen C."""
+    vfolds = validation_folds(session.folds)
+    frames = []
+    path = oracle.truth_file(session.cfg)
+    if path is not None:
+        sample = oracle.fit_predict(oracle.cues(pd.read_csv(path), session.cfg.synth), session.table, vfolds)
+        large = references.large_draw_predictions(session.cfg, session.table, vfolds, sessions=draw_sessions)
+        per_fold = metrics.per_fold(pd.concat([sample, large], ignore_index=True))
+        frames.append(per_fold[["model", "fold", "seed", "UA"]])
+    _, tried = references.probe_predictions(session.table, session.folds, session.feats)
+    chosen = tried[tried["chosen"]].rename(columns={"val_UA": "UA"}).assign(seed=0)
+    frames.append(chosen[["model", "fold", "seed", "UA"]])
+    return pd.concat(frames, ignore_index=True).assign(kind="reference"), tried
+
+
+def measure(profile: str = "default", dialogs=DIALOGS, data_dir: str = "data", results_dir: str | Path = "results",
+            overrides: dict | None = None, heads=HEADS, progress: bool = True, on_size=None) -> dict:
+    """The curve: every size of `dialogs`, each a session of `profile` (+ overrides) opened on its own corpus.
+    {"scores": one row per size x model x fold x seed, "tried": the probe's settings, "sizes": per size its
+    corpus, utterances and wall seconds}. `on_size(record)`, if given, receives the record so far after each size
+    (the command writes it, so a long run leaves its finished sizes behind)."""
+    from mmlib.runner.session import open_session
+
+    if not dialogs:
+        raise ValueError("a learning curve needs at least one size (dialogs per session)")
+    scores, tried, sizes = [], [], []
+    for d in dialogs:
+        start = time.perf_counter()
+        over = {**(overrides or {}), **size_overrides(d)}
+        session = open_session(profile, data_dir=data_dir, results_dir=str(results_dir), overrides=over,
+                               progress=progress)
+        per_speaker = session.table.groupby("speaker").size()
+        draw = max(1, round(references.DRAW_SESSIONS * BASE_DIALOGS / d))  # the same number of dialogs at every size
+        size = {"dialogs_per_session": d, "labelled": len(session.table),
+                "labelled_per_speaker": float(per_speaker.mean()),
+                "labelled_per_speaker_min": int(per_speaker.min()),
+                "val_utterances_per_fold": float(pd.Series([len(f.val) for f in session.folds]).mean()),
+                "folds": len(session.folds), "seeds": ",".join(map(str, session.cfg.seeds)),
+                "draw_sessions": draw if oracle.truth_file(session.cfg) is not None else 0}
+        refs, t = reference_scores(session, draw)
+        found = pd.concat([model_scores(session, heads), refs], ignore_index=True)
+        tag = {"dialogs_per_session": d, "labelled_per_speaker": size["labelled_per_speaker"]}
+        scores.append(found.assign(**tag))
+        tried.append(t.assign(dialogs_per_session=d))
+        size["seconds"] = round(time.perf_counter() - start, 1)
+        sizes.append(size)
+        if progress:
+            print(f"curve: {d} dialogs per session, {size['labelled_per_speaker']:.0f} labelled utterances per "
+                  f"speaker: {size['seconds']:.0f} s", flush=True)
+        record = {"scores": pd.concat(scores, ignore_index=True), "tried": pd.concat(tried, ignore_index=True),
+                  "sizes": pd.DataFrame(sizes)}
+        if on_size is not None:
+            on_size(record)
+    return record
+
+
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per size and model: the mean validation UA over folds (seeds averaged within a fold first), the sd of the
+    fold means, the sd over seeds of the all-fold mean (0 for the references, which have one seed), and counts."""
+    keys = ["dialogs_per_session", "labelled_per_speaker", "kind", "model"]
+    fold_means = scores.groupby(keys + ["fold"])["UA"].mean().reset_index()
+    seed_means = scores.groupby(keys + ["seed"])["UA"].mean().reset_index()
+    out = fold_means.groupby(keys)["UA"].agg(UA="mean", sd_folds="std", folds="size").reset_index()
+    seed_sd = seed_means.groupby(keys)["UA"].agg(sd_seeds="std", seeds="size").reset_index()
+    out = out.merge(seed_sd, on=keys)
+    out["sd_seeds"] = out["sd_seeds"].fillna(0.0)
+    return out.sort_values(["kind", "model", "dialogs_per_session"], ignore_index=True)
+
+
+def write(record: dict, out: str | Path, profile: str) -> Path:
+    """results/curve-<profile>/: scores.csv, summary.csv, probe_settings.csv, sizes.csv, about.json, curve.png/pdf."""
+    from mmlib.figures import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record["scores"].to_csv(out / "scores.csv", index=False)
+    summary = summarize(record["scores"])
+    summary.to_csv(out / "summary.csv", index=False)
+    record["tried"].to_csv(out / "probe_settings.csv", index=False)
+    record["sizes"].to_csv(out / "sizes.csv", index=False)
+    (out / "about.json").write_text(json.dumps({
+        "profile": profile, "data": "validation speakers of every fold; no test utterance",
+        "score": "validation UA at the epoch each training kept (models); the probe at its validation-chosen C; "
+                 "oracles fitted on training utterances only",
+        "sizes": "dialogs per session (synth.impro_per_session + synth.script_per_session)"}, indent=2) + "\n")
+    plots.save(plots.learning_curve(summary), "curve", out)
+    return out
+
+
+def table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Models and references as rows, sizes (labelled utterances per speaker) as columns, UA in %: what the
+    command prints."""
+    wide = summary.pivot_table(index=["kind", "model"], columns="labelled_per_speaker", values="UA") * 100
+    wide.columns = [f"{c:.0f}/speaker" for c in wide.columns]
+    return wide.round(1)
