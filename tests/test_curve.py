@@ -99,3 +99,18 @@ def test_committed_curve_summary_is_its_scores():
     assert sizes["labelled_per_speaker"].max() >= 400 and len(sizes) >= 4
     models = summary[summary["kind"] == "model"]
     assert set(models["model"]) == set(curve.HEADS) and (models["seeds"] >= 3).all()
+
+
+def test_report_lines_state_the_record(tmp_path):
+    rows = [{"dialogs_per_session": d, "labelled_per_speaker": n, "kind": kind, "model": model, "fold": fold,
+             "seed": 42, "UA": ua + 0.1 * (d == 12)}
+            for d, n in ((6, 50.0), (12, 100.0)) for fold in (1, 2)
+            for kind, model, ua in (("model", "audio", 0.4), ("reference", "probe: audio", 0.5),
+                                    ("reference", "oracle (large draw): arousal only", 0.7))]
+    curve.summarize(pd.DataFrame(rows)).to_csv(tmp_path / "summary.csv", index=False)
+    pd.DataFrame({"dialogs_per_session": [6, 12], "folds": [2, 2], "seeds": ["42", "42"]}).to_csv(
+        tmp_path / "sizes.csv", index=False)
+    text = "\n".join(curve.report_lines(tmp_path))
+    assert "| audio | 40.0 | 50.0 |" in text and "2 folds" in text
+    assert "From 50 to 100 labelled utterances per speaker: audio 40.0 -> 50.0 (probe 60.0, large-draw oracle 80.0)" \
+        in text

@@ -158,3 +158,43 @@ def table(summary: pd.DataFrame) -> pd.DataFrame:
     wide = summary.pivot_table(index=["kind", "model"], columns="labelled_per_speaker", values="UA") * 100
     wide.columns = [f"{c:.0f}/speaker" for c in wide.columns]
     return wide.round(1)
+
+
+REFERENCE_OF = {"audio": ("probe: audio", "oracle (large draw): arousal only"),
+                "video": ("probe: video", "oracle (large draw): valence only")}  # fusion: the "both" references
+
+
+def report_lines(record_dir: str | Path) -> list[str]:
+    """The report's section on a written learning curve: what was measured, a table (UA % per size), and per
+    model its gain from the smallest to the largest size and where it ends against its probe and large-draw
+    oracle. Every number comes from the record."""
+    d = Path(record_dir)
+    summary = pd.read_csv(d / "summary.csv")
+    sizes = pd.read_csv(d / "sizes.csv")
+    wide = table(summary)
+    cols = list(wide.columns)
+    out = [f"**Learning curve** (`mmlib curve`, `{d.name}/`; validation speakers only, never a test fold): the "
+           f"synthetic corpus at {', '.join(str(int(x)) for x in sizes['dialogs_per_session'])} dialogs per session, "
+           f"every model trained on {_n(int(sizes['folds'].iloc[0]), 'fold')} x seeds {sizes['seeds'].iloc[0]}, "
+           "scored by "
+           "its validation UA at the epoch it kept; the probe at the C it chose on the same speakers; the oracles "
+           "fitted on training utterances. UA in %, mean over folds; columns: labelled utterances per speaker.", "",
+           "| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for (kind, model), row in wide.iterrows():
+        out.append(f"| {model} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
+    ua = summary.pivot_table(index="model", columns="labelled_per_speaker", values="UA") * 100
+    first, last = ua.columns.min(), ua.columns.max()
+    parts = []
+    for head in HEADS:
+        if head not in ua.index:
+            continue
+        probe, large = REFERENCE_OF.get(head, ("probe: both", "oracle (large draw): both"))
+        ends = ", ".join(f"{name.split(':')[0]} {ua.loc[ref, last]:.1f}" for name, ref in
+                         (("probe", probe), ("large-draw oracle", large)) if ref in ua.index)
+        parts.append(f"{head} {ua.loc[head, first]:.1f} -> {ua.loc[head, last]:.1f} ({ends})")
+    out += ["", f"From {first:.0f} to {last:.0f} labelled utterances per speaker: " + "; ".join(parts) + ".", ""]
+    return out
+
+
+def _n(k: int, word: str) -> str:
+    return f"{k} {word}" + ("" if k == 1 else "s")

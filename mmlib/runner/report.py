@@ -171,6 +171,11 @@ def render(run_dir: str | Path) -> str:
         from mmlib.runner.recipe import sentence
 
         lines += [sentence(record), ""]
+    learning = run.parent / f"curve-{m['profile']}"
+    if (learning / "summary.csv").exists():
+        from mmlib.runner.curve import report_lines
+
+        lines += report_lines(learning)
     lines += _table(summary, MODEL_LABELS, table("ceiling_gaps"))
     refs = table("references")
     if refs is not None and len(refs):
