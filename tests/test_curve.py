@@ -114,3 +114,17 @@ def test_report_lines_state_the_record(tmp_path):
     assert "| audio | 40.0 | 50.0 |" in text and "2 folds" in text
     assert "From 50 to 100 labelled utterances per speaker: audio 40.0 -> 50.0 (probe 60.0, large-draw oracle 80.0)" \
         in text
+
+
+def test_contrast_power_uses_fold_means_of_the_paired_difference():
+    from mmlib.analysis import power
+
+    diffs = {(1, 42): 0.02, (1, 43): 0.04, (2, 42): -0.01, (2, 43): 0.01, (3, 42): 0.05, (3, 43): 0.07}
+    rows = []
+    for (fold, seed), d in diffs.items():
+        base = {"dialogs_per_session": 6, "labelled_per_speaker": 50.0, "kind": "model", "fold": fold, "seed": seed}
+        rows += [{**base, "model": "concat", "UA": 0.6}, {**base, "model": "matchmap", "UA": 0.6 + d}]
+    r = curve.contrast_power(pd.DataFrame(rows)).iloc[0]
+    assert r["mean"] == pytest.approx(0.03) and r["folds"] == 3
+    assert r["sd_folds"] == pytest.approx(np.std([0.03, 0.0, 0.06], ddof=1))
+    assert r["mde"] == pytest.approx(power.mde([0.03, 0.0, 0.06]))

@@ -73,3 +73,16 @@ def test_a_run_is_dirty_only_when_what_made_it_has_uncommitted_changes(tmp_path)
     assert git_state(tmp_path)["dirty"] is False
     (tmp_path / "mmlib" / "x.py").write_text("A = 2\n")
     assert git_state(tmp_path)["dirty"] is True
+
+
+def test_made_in_says_how_many_models_the_run_trained():
+    from mmlib.runner.report import _made_in
+
+    m = {"wall_seconds": {"total": 120.0}, "machine": {"cpus": 2, "cpu_model": "X"},
+         "checkpoints": [{"trained": True}, {"trained": False}, {"trained": False}]}
+    assert _made_in(m) == ("in 2.0 min on 2 cores (X), training 1 of its 3 models and reusing the checkpoints of "
+                           "the other 2 (same model keys, same training code)")
+    m["checkpoints"] = [{"trained": False}] * 3
+    assert "reusing the checkpoints of all its 3 models" in _made_in(m)
+    m["checkpoints"] = [{"trained": True}] * 3
+    assert _made_in(m) == "in 2.0 min on 2 cores (X)"

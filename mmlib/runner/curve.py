@@ -132,8 +132,30 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["kind", "model", "dialogs_per_session"], ignore_index=True)
 
 
+def contrast_power(scores: pd.DataFrame, model_a: str = "matchmap", model_b: str = "concat") -> pd.DataFrame:
+    """Per size, claim 1's contrast on validation speakers: model_a - model_b per fold and seed, averaged over a
+    fold's seeds; the mean and sd of those fold values and the minimum detectable effect of the fold-level
+    t-test at 80 % power (mmlib.analysis.power.mde): how the design's power moves with the corpus size. The
+    validation speakers (one or two per fold) are fewer than the test speakers, so the sd is indicative."""
+    from mmlib.analysis import power
+
+    models = scores[scores["model"].isin([model_a, model_b])]
+    wide = models.pivot_table(index=["dialogs_per_session", "labelled_per_speaker", "fold", "seed"],
+                              columns="model", values="UA").dropna()
+    diff = (wide[model_a] - wide[model_b]).rename("diff").reset_index()
+    folds = diff.groupby(["dialogs_per_session", "labelled_per_speaker", "fold"])["diff"].mean().reset_index()
+    rows = []
+    for (d, n), g in folds.groupby(["dialogs_per_session", "labelled_per_speaker"]):
+        v = g["diff"].to_numpy()
+        rows.append({"dialogs_per_session": d, "labelled_per_speaker": n, "contrast": f"{model_a} - {model_b}",
+                     "mean": float(v.mean()), "sd_folds": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
+                     "folds": len(v), "mde": power.mde(v)})
+    return pd.DataFrame(rows)
+
+
 def write(record: dict, out: str | Path, profile: str) -> Path:
-    """results/curve-<profile>/: scores.csv, summary.csv, probe_settings.csv, sizes.csv, about.json, curve.png/pdf."""
+    """results/curve-<profile>/: scores.csv, summary.csv, power.csv, probe_settings.csv, sizes.csv, about.json,
+    curve.png/pdf."""
     from mmlib.figures import plots
 
     out = Path(out)
@@ -141,6 +163,7 @@ def write(record: dict, out: str | Path, profile: str) -> Path:
     record["scores"].to_csv(out / "scores.csv", index=False)
     summary = summarize(record["scores"])
     summary.to_csv(out / "summary.csv", index=False)
+    contrast_power(record["scores"]).to_csv(out / "power.csv", index=False)
     record["tried"].to_csv(out / "probe_settings.csv", index=False)
     record["sizes"].to_csv(out / "sizes.csv", index=False)
     (out / "about.json").write_text(json.dumps({
@@ -192,8 +215,14 @@ def report_lines(record_dir: str | Path) -> list[str]:
         ends = ", ".join(f"{name.split(':')[0]} {ua.loc[ref, last]:.1f}" for name, ref in
                          (("probe", probe), ("large-draw oracle", large)) if ref in ua.index)
         parts.append(f"{head} {ua.loc[head, first]:.1f} -> {ua.loc[head, last]:.1f} ({ends})")
-    out += ["", f"From {first:.0f} to {last:.0f} labelled utterances per speaker: " + "; ".join(parts) + ".", ""]
-    return out
+    out += ["", f"From {first:.0f} to {last:.0f} labelled utterances per speaker: " + "; ".join(parts) + "."]
+    if (d / "power.csv").exists():
+        pw = pd.read_csv(d / "power.csv")
+        out.append("Claim 1's contrast on these validation speakers (fold means over seeds), and the effect a "
+                   "fold-level t-test over these folds detects at 80 % power: " + "; ".join(
+                       f"{r.labelled_per_speaker:.0f} per speaker {100 * r['mean']:+.1f} (sd over folds "
+                       f"{100 * r.sd_folds:.1f}, detectable {100 * r.mde:.1f})" for _, r in pw.iterrows()) + ".")
+    return out + [""]
 
 
 def _n(k: int, word: str) -> str:

@@ -97,9 +97,12 @@ def _made_in(m: dict) -> str:
     ckpts = m.get("checkpoints") or []
     trained = sum(bool(c.get("trained")) for c in ckpts)
     made = f"in {m['wall_seconds']['total'] / 60:.1f} min {_machine(m)}"
-    if ckpts and trained < len(ckpts):
-        made += (f", training {trained} of its {len(ckpts)} models and reusing the others' checkpoints (made by the "
-                 "same training code for the same model key)")
+    if ckpts and trained == 0:
+        made += (f", reusing the checkpoints of all its {len(ckpts)} models (same model keys, same training code; "
+                 "their weight digests are in the manifest)")
+    elif ckpts and trained < len(ckpts):
+        made += (f", training {trained} of its {len(ckpts)} models and reusing the checkpoints of the other "
+                 f"{len(ckpts) - trained} (same model keys, same training code)")
     return made
 
 
