@@ -544,7 +544,7 @@ def learning_curve(summary: pd.DataFrame) -> plt.Figure:
         sizes = sorted(summary["labelled_per_speaker"].unique())
         ax.set_xticks(sizes, [f"{s:.0f}" for s in sizes])
         ax.minorticks_off()
-        ax.set(title=title, ylim=(0.0, 1.0))
+        ax.set(title=f"{title}\n(oracles: {refs[1].split(': ')[1]})", ylim=(0.0, 1.0))
     axes[0].set_ylabel("validation UA")
     fig.supxlabel("labelled utterances per speaker (log scale)")
     _figure_legend(fig, axes)

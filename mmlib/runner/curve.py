@@ -85,9 +85,11 @@ def measure(profile: str = "default", dialogs=DIALOGS, data_dir: str = "data", r
     corpus, utterances and wall seconds}. `on_size(record)`, if given, receives the record so far after each size
     (the command writes it, so a long run leaves its finished sizes behind)."""
     from mmlib.runner.session import open_session
+    from mmlib.runner.study import git_state
 
     if not dialogs:
         raise ValueError("a learning curve needs at least one size (dialogs per session)")
+    made_by = git_state(Path(__file__).resolve().parents[2])  # the code that trains and scores, before any size
     scores, tried, sizes = [], [], []
     for d in dialogs:
         start = time.perf_counter()
@@ -113,7 +115,7 @@ def measure(profile: str = "default", dialogs=DIALOGS, data_dir: str = "data", r
             print(f"curve: {d} dialogs per session, {size['labelled_per_speaker']:.0f} labelled utterances per "
                   f"speaker: {size['seconds']:.0f} s", flush=True)
         record = {"scores": pd.concat(scores, ignore_index=True), "tried": pd.concat(tried, ignore_index=True),
-                  "sizes": pd.DataFrame(sizes)}
+                  "sizes": pd.DataFrame(sizes), "made_by": made_by}
         if on_size is not None:
             on_size(record)
     return record
@@ -170,7 +172,8 @@ def write(record: dict, out: str | Path, profile: str) -> Path:
         "profile": profile, "data": "validation speakers of every fold; no test utterance",
         "score": "validation UA at the epoch each training kept (models); the probe at its validation-chosen C; "
                  "oracles fitted on training utterances only",
-        "sizes": "dialogs per session (synth.impro_per_session + synth.script_per_session)"}, indent=2) + "\n")
+        "sizes": "dialogs per session (synth.impro_per_session + synth.script_per_session)",
+        "made_by": record.get("made_by")}, indent=2) + "\n")
     plots.save(plots.learning_curve(summary), "curve", out)
     return out
 
@@ -216,6 +219,14 @@ def report_lines(record_dir: str | Path) -> list[str]:
                          (("probe", probe), ("large-draw oracle", large)) if ref in ua.index)
         parts.append(f"{head} {ua.loc[head, first]:.1f} -> {ua.loc[head, last]:.1f} ({ends})")
     out += ["", f"From {first:.0f} to {last:.0f} labelled utterances per speaker: " + "; ".join(parts) + "."]
+    above = [f"{head} at {size:.0f} per speaker ({ua.loc[head, size]:.1f} vs {ua.loc[large, size]:.1f})"
+             for head, (_, large) in REFERENCE_OF.items() if head in ua.index and large in ua.index
+             for size in ua.columns if ua.loc[head, size] > ua.loc[large, size]]
+    if above:
+        out.append("Above its single-cue large-draw oracle: " + "; ".join(above) + ". That oracle reads one latent "
+                   "only, while the synthetic face also shows a weak arousal cue (synth.video_arousal_cue) and the "
+                   "voice a weak valence cue (synth.audio_valence_cue): a single-cue oracle is the ceiling of that "
+                   "cue, not of the input.")
     if (d / "power.csv").exists():
         pw = pd.read_csv(d / "power.csv")
         out.append("Claim 1's contrast on these validation speakers (fold means over seeds), and the effect a "
