@@ -48,8 +48,10 @@ def sweep_degradation_missing():
                      for k, (knob, level) in enumerate([("audio.snr_db", "clean"), ("audio.snr_db", "10"),
                                                         ("video.occlusion", "0"), ("video.occlusion", "0.3")])],
                     ignore_index=True)
-    miss = pd.concat([predictions({"matchmap": 0.45, "audio": 0.5}, seed=7, condition="audio only"),
-                      predictions({"matchmap": 0.3, "video": 0.4}, seed=8, condition="video only")], ignore_index=True)
+    drop = "matchmap[train.modality_dropout=0.5]"
+    miss = pd.concat([predictions({"matchmap": 0.45, drop: 0.5, "audio": 0.5}, seed=7, condition="audio only"),
+                      predictions({"matchmap": 0.3, drop: 0.4, "video": 0.4}, seed=8, condition="video only")],
+                     ignore_index=True)
     return sweep, rob, miss
 
 
@@ -65,16 +67,30 @@ def test_claim2_names_each_contrast_and_tests_it_on_the_sweep_degradation_and_mi
         f"matchmap - {best} at voice reliability 0", f"matchmap - {best} at voice reliability 0.5",
         f"matchmap - {best}: change per unit of lost voice reliability (levels 0, 0.5, 1)",
         "matchmap vs the video model at audio.snr_db = 10", "matchmap vs the audio model at video.occlusion = 0.3",
-        "matchmap given audio only vs the audio model", "matchmap given video only vs the video model"]
-    assert table["contrast"].nunique() == 5
+        "matchmap + modality dropout (train.modality_dropout=0.5) given audio only vs the audio model",
+        "matchmap + modality dropout (train.modality_dropout=0.5) given video only vs the video model",
+        "fragility: matchmap given audio only (video zero-filled, unseen in training) vs the audio model",
+        "fragility: matchmap given video only (audio zero-filled, unseen in training) vs the video model"]
+    assert table["contrast"].nunique() == 6
+    assert table["contrast"].iloc[-2:].tolist() == [claims.FRAGILITY] * 2
+    assert table["contrast"].iloc[-4:-2].tolist() == [claims.MISSING_TRAINED] * 2
     assert table.loc[0, "diff"] == pytest.approx(reliability.trend(sweep, "face", "matchmap", "concat")["diff"])
     face0 = reliability.with_controls(sweep)
     face0 = face0[(face0["modality"] == "face") & (face0["level"] == 0.0)]
     assert table.loc[1, "diff"] == pytest.approx(stats.paired(face0, "matchmap", best)["diff"])
     worst = rob[(rob["knob"] == "audio.snr_db") & (rob["level"] == "10")]
     assert table.loc[8, "diff"] == pytest.approx(stats.paired(worst, "matchmap", "video")["diff"])
-    assert table["p_holm"].tolist() == pytest.approx(stats.holm(table["p_t"].to_numpy()).tolist())
-    assert table["verdict"].tolist() == [claims.verdict(r) for r in table.to_dict("records")]
+    fam, frag = table.iloc[:-2], table.iloc[-2:]
+    # Holm runs over the family only; the fragility rows (a zero-filled stream matchmap never met in training)
+    # follow it with no adjusted p and a verdict on their unadjusted p
+    assert fam["p_holm"].tolist() == pytest.approx(stats.holm(fam["p_t"].to_numpy()).tolist())
+    assert fam["verdict"].tolist() == [claims.verdict(r) for r in fam.to_dict("records")]
+    assert frag["p_holm"].isna().all()
+    assert frag["verdict"].tolist() == [claims.verdict({**r, "p_holm": r["p_t"]}) for r in frag.to_dict("records")]
+    m = miss[miss["condition"] == "audio only"]
+    expected = stats.paired(pd.concat([m[m["model"] == "matchmap"].assign(model="x"), m[m["model"] == "audio"]]),
+                            "x", "audio")
+    assert frag["diff"].iloc[0] == pytest.approx(expected["diff"])
 
 
 def test_claim2_without_degradation_or_missing_rows_keeps_the_sweep_contrasts():

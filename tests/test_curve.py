@@ -84,9 +84,11 @@ def test_curve_on_two_quick_sizes(tmp_path):
     assert got == pytest.approx(chosen["val_UA"].item())
 
     out = curve.write(record, tmp_path / "curve", "quick")
-    for name in ("scores.csv", "summary.csv", "probe_settings.csv", "sizes.csv", "about.json", "curve.png"):
+    for name in ("scores.csv", "summary.csv", "power.csv", "probe_settings.csv", "sizes.csv", "about.json",
+                 "curve.png"):
         assert (out / name).exists()
-    assert "no test utterance" in json.loads((out / "about.json").read_text())["data"]
+    about = json.loads((out / "about.json").read_text())
+    assert "no test utterance" in about["data"] and set(about["made_by"]) == {"commit", "dirty"}
 
 
 @pytest.mark.skipif(not RECORD.exists(), reason="no committed learning curve")
@@ -99,6 +101,8 @@ def test_committed_curve_summary_is_its_scores():
     assert sizes["labelled_per_speaker"].max() >= 400 and len(sizes) >= 4
     models = summary[summary["kind"] == "model"]
     assert set(models["model"]) == set(curve.HEADS) and (models["seeds"] >= 3).all()
+    pd.testing.assert_frame_equal(curve.contrast_power(scores), pd.read_csv(RECORD / "power.csv"),
+                                  check_dtype=False, atol=1e-9)
 
 
 def test_report_lines_state_the_record(tmp_path):
@@ -128,3 +132,4 @@ def test_contrast_power_uses_fold_means_of_the_paired_difference():
     assert r["mean"] == pytest.approx(0.03) and r["folds"] == 3
     assert r["sd_folds"] == pytest.approx(np.std([0.03, 0.0, 0.06], ddof=1))
     assert r["mde"] == pytest.approx(power.mde([0.03, 0.0, 0.06]))
+    assert curve.contrast_power(pd.DataFrame(rows).query("model == 'concat'")).empty  # no matchmap: no contrast

@@ -86,3 +86,19 @@ def test_made_in_says_how_many_models_the_run_trained():
     assert "reusing the checkpoints of all its 3 models" in _made_in(m)
     m["checkpoints"] = [{"trained": True}] * 3
     assert _made_in(m) == "in 2.0 min on 2 cores (X)"
+
+
+def test_a_row_outside_its_family_says_so_instead_of_a_holm_p():
+    from types import SimpleNamespace
+
+    from mmlib.runner.report import comparison_sentence
+
+    r = SimpleNamespace(model_a="matchmap (audio only)", model_b="audio", diff=-0.137, diff_lo=-0.208,
+                        diff_hi=-0.067, runs=15, folds=5, p_t=0.0004, p_holm=0.01, p_signflip=0.0625,
+                        p_signflip_min=0.0625, verdict="shown: matchmap (audio only) < audio")
+    assert comparison_sentence(r) == (
+        "matchmap (audio only) - audio: -13.7 UA points [-20.8, -6.7] over 5 folds x 3 seed(s) (fold-level t-test "
+        "p = < 0.001, Holm-adjusted 0.010; exact sign-flip p = 0.062, its floor 0.062): "
+        "**shown: matchmap (audio only) < audio**")
+    r.p_holm = float("nan")
+    assert "(fold-level t-test p = < 0.001, outside the Holm family; exact sign-flip" in comparison_sentence(r)

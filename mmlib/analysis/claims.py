@@ -122,8 +122,12 @@ def claim2(sweep: pd.DataFrame, rob: pd.DataFrame | None = None, miss: pd.DataFr
     degradation: for each knob of `rob` (reliability.degradation, clean normalizer) at the level
         `degradation_levels[knob]` (fixed before the run; default: the knob's last level), `head` against the
         unimodal model of the intact modality;
-    missing modality: `head` given one stream (`miss`, reliability.missing_modality) against that stream's
-        unimodal model.
+    missing modality: each variant of `head` trained with modality dropout (so a zero-filled stream is an input
+        it met in training) given one stream (`miss`, sweep.missing_modality) against that stream's unimodal
+        model.
+
+    `head` itself given one zero-filled stream, which it never met in training, measures its fragility rather
+    than what a stream contributes: those rows follow the family, outside it (p_holm NaN; verdict on p_t).
     """
     rows = []
     controls = reliability.with_controls(sweep)
@@ -154,14 +158,32 @@ def claim2(sweep: pd.DataFrame, rob: pd.DataFrame | None = None, miss: pd.DataFr
             at = g[g["level"] == level]
             rows.append({"contrast": "degradation at test time", "claim": f"{head} vs the {intact} model at "
                          f"{knob} = {level}", **stats.paired(at, head, intact, metric)})
+    fragility = []
     if miss is not None and not miss.empty:
+        trained = [m for m in dict.fromkeys(miss["model"]) if m.startswith(f"{head}[") and DROPOUT_KEY in m]
         for given, uni in (("audio only", "audio"), ("video only", "video")):
-            a = miss[(miss["model"] == head) & (miss["condition"] == given)]
             b = miss[(miss["model"] == uni) & (miss["condition"] == given)]
-            if a.empty or b.empty:
-                continue
-            both = pd.concat([a.assign(model=f"{head} ({given})"), b], ignore_index=True)
-            rows.append({"contrast": "missing modality at test time",
-                         "claim": f"{head} given {given.replace(' only', '')} only vs the {uni} model",
-                         **stats.paired(both, f"{head} ({given})", uni, metric)})
-    return family(rows)
+            other = "video" if uni == "audio" else "audio"
+            arms = [(m, rows, MISSING_TRAINED, f"{head} + modality dropout ({m.split('[', 1)[1].rstrip(']')}) given "
+                     f"{uni} only") for m in trained]
+            arms.append((head, fragility, FRAGILITY, f"fragility: {head} given {uni} only ({other} zero-filled, "
+                         "unseen in training)"))
+            for model, into, contrast, what in arms:
+                a = miss[(miss["model"] == model) & (miss["condition"] == given)]
+                if a.empty or b.empty:
+                    continue
+                both = pd.concat([a.assign(model=f"{model} ({given})"), b], ignore_index=True)
+                into.append({"contrast": contrast, "claim": f"{what} vs the {uni} model",
+                             **stats.paired(both, f"{model} ({given})", uni, metric)})
+    out = family(rows)
+    if not fragility:
+        return out
+    outside = pd.DataFrame(fragility).assign(p_holm=float("nan"))
+    outside["verdict"] = [verdict({k: v for k, v in r.items() if k != "p_holm"}) for r in outside.to_dict("records")]
+    return pd.concat([out, outside], ignore_index=True)
+
+
+DROPOUT_KEY = "train.modality_dropout"  # in the name of a model trained with modality dropout (session.model_name)
+MISSING_TRAINED = "missing modality at test time, an input the model was trained for (modality dropout)"
+FRAGILITY = ("fragility, outside the family: a zero-filled stream the model never met in training (the verdict "
+             "uses the unadjusted fold-level p)")

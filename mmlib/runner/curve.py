@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmlib.analysis import metrics, oracle, references
+from mmlib.analysis import metrics, oracle, references, targets
 from mmlib.data.splits import Fold
 
 DIALOGS = (6, 12, 24, 48)  # dialogs per session: ~52, ~104, ~208, ~416 labelled utterances per speaker (default)
@@ -141,6 +141,9 @@ def contrast_power(scores: pd.DataFrame, model_a: str = "matchmap", model_b: str
     validation speakers (one or two per fold) are fewer than the test speakers, so the sd is indicative."""
     from mmlib.analysis import power
 
+    columns = ["dialogs_per_session", "labelled_per_speaker", "contrast", "mean", "sd_folds", "folds", "mde"]
+    if not {model_a, model_b} <= set(scores["model"]):
+        return pd.DataFrame(columns=columns)  # a curve of other heads has no claim-1 contrast
     models = scores[scores["model"].isin([model_a, model_b])]
     wide = models.pivot_table(index=["dialogs_per_session", "labelled_per_speaker", "fold", "seed"],
                               columns="model", values="UA").dropna()
@@ -227,8 +230,19 @@ def report_lines(record_dir: str | Path) -> list[str]:
                    "only, while the synthetic face also shows a weak arousal cue (synth.video_arousal_cue) and the "
                    "voice a weak valence cue (synth.audio_valence_cue): a single-cue oracle is the ceiling of that "
                    "cue, not of the input.")
-    if (d / "power.csv").exists():
-        pw = pd.read_csv(d / "power.csv")
+    pw = pd.read_csv(d / "power.csv") if (d / "power.csv").exists() else pd.DataFrame()
+    if len(pw):
+        met = targets.by_size(summary, pw, REFERENCE_OF, HEADS)
+        first = met[met["all_met"]]
+        out.append("Against the study's targets (mmlib.analysis.targets: every model at or above its probe and within "
+                   f"{100 * targets.CEILING_GAP:.0f} points of its large-draw oracle, claim 1 detectable at "
+                   f"{100 * targets.MDE:.0f} points), on these validation speakers: " + "; ".join(
+                       f"{r.labelled_per_speaker:.0f} per speaker {r.at_or_above_probe} of {r.heads} at the probe, "
+                       f"{r.near_ceiling} of {r.heads} near the ceiling, detectable {100 * r.mde:.1f}"
+                       for r in met.itertuples()) + ". " + (
+                       f"All are met first at {first['labelled_per_speaker'].iloc[0]:.0f} labelled utterances per "
+                       "speaker." if len(first) else "No size meets all of them.") + " Validation folds hold other speakers than "
+                   "the test folds, so this says where the targets would be met, not whether a study meets them.")
         out.append("Claim 1's contrast on these validation speakers (fold means over seeds), and the effect a "
                    "fold-level t-test over these folds detects at 80 % power: " + "; ".join(
                        f"{r.labelled_per_speaker:.0f} per speaker {100 * r['mean']:+.1f} (sd over folds "

@@ -61,10 +61,10 @@ def comparison_sentence(r) -> str:
     """One paired comparison in words, with its numbers."""
     seeds = r.runs // r.folds if r.folds else 0
     how = " (fold-level t interval: one seed per fold)" if getattr(r, "interval", "") == "t over folds" else ""
+    holm = "outside the Holm family" if pd.isna(r.p_holm) else f"Holm-adjusted {_p(r.p_holm)}"
     return (f"{r.model_a} - {r.model_b}: {_signed(r.diff)} UA points [{_signed(r.diff_lo)}, {_signed(r.diff_hi)}]{how} "
-            f"over {r.folds} folds x {seeds} seed(s) (fold-level t-test p = {_p(r.p_t)}, Holm-adjusted "
-            f"{_p(r.p_holm)}; exact sign-flip p = {_p(r.p_signflip)}, its floor {_p(r.p_signflip_min)}): "
-            f"**{r.verdict}**")
+            f"over {r.folds} folds x {seeds} seed(s) (fold-level t-test p = {_p(r.p_t)}, {holm}; "
+            f"exact sign-flip p = {_p(r.p_signflip)}, its floor {_p(r.p_signflip_min)}): **{r.verdict}**")
 
 
 def _primary(run: Path) -> pd.DataFrame | None:
@@ -134,8 +134,32 @@ def bottom_line(run_dir: str | Path) -> str:
                   f"ceiling trained on a large independent draw of the generator: {scores}. Every other contrast, "
                   "the intervals of every score and the figures: "
                   "[results/default/REPORT.md](results/default/REPORT.md)."]
+        goals = _targets(run)
+        if goals is not None and len(goals):
+            lines += ["", targets_sentence(goals)]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _targets(run: Path) -> pd.DataFrame | None:
+    """mmlib.analysis.targets.table on a run's tables; None without its references."""
+    from mmlib.analysis import targets
+
+    t = run / "tables"
+    if not (t / "references.csv").exists():
+        return None
+    primary = _primary(run)
+    return targets.table(pd.read_csv(t / "references.csv"), pd.read_csv(t / "results_summary.csv"), primary)
+
+
+def targets_sentence(goals: pd.DataFrame) -> str:
+    """How many targets a run meets, and per target which subjects miss it."""
+    missed = goals[~goals["met"]]
+    per = "; ".join(f"{target}: missed by {', '.join(g['subject'])}" for target, g in missed.groupby("target",
+                                                                                                   sort=False))
+    return (f"Targets met: {int(goals['met'].sum())} of {len(goals)}" + (f" ({per})." if per else ".")
+            + (" The learning curve (REPORT.md) says at which corpus size they are met on validation speakers."
+               if len(missed) else ""))
 
 
 def render(run_dir: str | Path) -> str:
@@ -199,6 +223,14 @@ def render(run_dir: str | Path) -> str:
                       "as wrong); on IEMOCAP-layout corpora how often one evaluator's label matches the others' "
                       "majority (on the synthetic corpus these lines are written by the generator, not by people). "
                       "`mmlib ceilings` prints them per fold."]
+    goals = _targets(run)
+    if goals is not None and len(goals):
+        lines += ["", "**Targets, declared before the run** (mmlib.analysis.targets; UA points; *short*: how far a "
+                  "missed target is):", "", "| target | model or test | value | bound | met | short |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {r.target} | {r.subject} | {r.value_is} = {_signed(r.value)} | {_signed(r.bound)} | "
+                  f"{'yes' if r.met else 'no'} | {_signed(r.short) if not r.met else ''} |" for r in goals.itertuples()]
+        lines += ["", targets_sentence(goals)]
     collapsed = table("collapsed")
     if collapsed is not None and len(collapsed):
         from mmlib.analysis.metrics import by_axis
@@ -228,7 +260,7 @@ def render(run_dir: str | Path) -> str:
     c2 = table("claim2")
     if c2 is not None:
         lines += ["", "**Claim 2, fusion helps most when one modality underperforms** (one Holm family over every "
-                  "row below; the sweep lowers one modality's reliability (the share of utterances whose "
+                  "row below but the fragility rows; the sweep lowers one modality's reliability (the share of utterances whose "
                   "modality shows their own expression) in training and test alike, the other intact; trends are "
                   "least-squares slopes over the levels, per unit of lost reliability):"]
         for contrast, g in c2.groupby("contrast", sort=False):
@@ -251,6 +283,18 @@ def render(run_dir: str | Path) -> str:
                       f"{r.modality} {r.level:g}: audio {_signed(r.phi_audio)}, video {_signed(r.phi_video)} "
                       f"(share of the weakened stream {100 * (r.phi_video if r.modality == 'face' else r.phi_audio) / max(r.phi_audio + r.phi_video, 1e-9):.0f} %)"
                       for r in rows.itertuples()) + "."]
+    trained = table("contributions_trained")
+    if trained is not None and len(trained):
+        lines += ["", "**What each stream contributes, with a replacement the model was trained for** (the fusion "
+                  "models trained with modality dropout, which met a zero-filled stream in training, though never both "
+                  "at once; exact Shapley values, UA points, 95 % intervals; v = UA % given both streams, audio only, "
+                  "video only, neither): " + "; ".join(
+                      f"{r.model} over {r.runs} runs: audio {_signed(r.phi_audio)} [{_signed(r.phi_audio_lo)}, "
+                      f"{_signed(r.phi_audio_hi)}], video {_signed(r.phi_video)} [{_signed(r.phi_video_lo)}, "
+                      f"{_signed(r.phi_video_hi)}] (v = {100 * r.UA_av:.1f} / {100 * r.UA_a:.1f} / "
+                      f"{100 * r.UA_v:.1f} / {100 * r.UA_none:.1f})" for r in trained.itertuples()) + ". The values of the models "
+                  "trained without dropout (above) mix what a stream contributes with their fragility to a "
+                  "zero-filled stream they never met."]
     return "\n".join(lines) + "\n"
 
 
