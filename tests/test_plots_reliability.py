@@ -50,3 +50,14 @@ def test_missing_modality_bars_and_effective_robustness_panels():
     assert len(fig.axes) == 2 and fig.axes[1].get_title() == "speech SNR (dB): fusion - the video model"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["clean", "10", "0"]
     plt.close(fig)
+
+
+def test_sweep_figures_say_how_many_seeds_each_point_holds():
+    rows = pd.DataFrame({"modality": ["face"] * 4, "level": [0.0, 1.0, 0.0, 1.0],
+                         "model": ["audio", "audio", "matchmap", "matchmap"], "runs": [15, 5, 5, 5],
+                         "folds": [5, 5, 5, 5]})
+    assert pr._runs_note(rows) == "each point: 5 folds x 1 seed, 95 % interval (3 seeds at face 0: audio)"
+    # an arm run at one level only is not drawn as a curve, so the note does not count it
+    arm = pd.DataFrame({"modality": ["face"], "level": [0.0], "model": ["video"], "runs": [15], "folds": [5]})
+    assert pr._runs_note(pd.concat([rows.iloc[1:], arm])) == "each point: 5 folds x 1 seed, 95 % interval"
+    assert pr._runs_note(rows.drop(columns="folds")) == ""

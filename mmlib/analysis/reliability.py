@@ -182,7 +182,7 @@ def shapley(cond: pd.DataFrame, metric: str = "UA", by: tuple[str, ...] = ()) ->
                         f"phi_{phi}_p_t": c["p_t"]})
         out.update({f"{metric}_{SHORT[k]}": float(v[k].mean()) for k in SHAPLEY_CONDITIONS},
                    video_share=float(r["video_share"].mean()) if r["video_share"].notna().any() else np.nan,
-                   runs=len(r), interval=c["interval"])
+                   runs=len(r), folds=int(r.reset_index()["fold"].nunique()), interval=c["interval"])
         rows.append(out)
     cols = ["model", *by, "fold", "seed"]
     per_run = pd.concat(runs, ignore_index=True)

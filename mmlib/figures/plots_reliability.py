@@ -91,6 +91,9 @@ def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod), ylim=(0, 1))
         ax.set_xticks(sorted(d["level"].unique()))
     axes[0][0].set_ylabel(f"{metric} (mean, 95 % interval)")
+    note = _runs_note(scores)
+    if note:
+        fig.suptitle(note, fontsize="small")
     fig.tight_layout()
     _legend_below(fig, axes)
     return fig
@@ -123,6 +126,9 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         intact = "audio" if weak == "video" else "video"
         ax.set(title=_weakened(mod), xlabel=f"{intact} model - {weak} model ({metric})")
     axes[0][0].set_ylabel(f"fusion - best unimodal ({metric})")
+    note = _runs_note(gains)
+    if note:
+        fig.suptitle(note, fontsize="small")
     fig.tight_layout()
     _legend_below(fig, axes)
     return fig
@@ -144,6 +150,9 @@ def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "
         ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod))
         ax.set_xticks(sorted(sub["level"].unique()))
     axes[0][0].set_ylabel(f"model - {baseline} ({metric})")
+    note = _runs_note(versus)
+    if note:
+        fig.suptitle(note, fontsize="small")
     fig.tight_layout()
     _legend_below(fig, axes)
     return fig
@@ -166,6 +175,9 @@ def contributions(contrib: pd.DataFrame) -> plt.Figure:
         ax.set(title=f"{_weakened(mod)}: the {stream} stream's Shapley value", xlabel=plots.KNOB_WORDS.get(mod, mod))
         ax.set_xticks(sorted(sub["level"].unique()))
     axes[0][0].set_ylabel("Shapley value (UA points as a fraction)")
+    note = _runs_note(contrib)
+    if note:
+        fig.suptitle(note, fontsize="small")
     fig.tight_layout()
     _legend_below(fig, axes)
     return fig
@@ -221,6 +233,29 @@ def _seeds(rows: pd.DataFrame, normalizer: str, unless: int | None = None) -> st
     return f", {n} seed" + ("" if n == 1 else "s") if unless is None else f" ({n} seed" + ("" if n == 1 else "s") + ")"
 
 
+def _runs_note(rows: pd.DataFrame) -> str:
+    """What the intervals of a sweep figure rest on: 'each point: 5 folds x 1 seed, 95 % interval', then the
+    points on other seed counts (e.g. the face-0 controls); '' when the table does not say."""
+    if not {"runs", "folds"} <= set(rows.columns) or rows.empty:
+        return ""
+    if {"modality", "level"} <= set(rows.columns):  # only what the panels draw
+        rows = pd.concat([g[g["model"].isin(_curves(g))] for _, g in rows.groupby("modality", sort=False)])
+    seeds = (rows["runs"] // rows["folds"]).astype(int)
+    common = int(seeds.mode().iloc[0])
+    folds = sorted(set(rows["folds"].astype(int)))
+    note = (f"each point: {'-'.join(map(str, folds[::max(1, len(folds) - 1)]))} folds x {common} "
+            f"seed{'' if common == 1 else 's'}, 95 % interval")
+    other = rows[seeds != common].assign(seeds=seeds[seeds != common])
+    parts = []
+    for n, g in other.groupby("seeds"):
+        where = g.groupby([c for c in ("modality", "level") if c in g], sort=False)["model"].agg(
+            lambda m: ", ".join(plots.label(x) for x in dict.fromkeys(m)))
+        at = "; ".join(f"{' '.join(f'{k:g}' if isinstance(k, float) else str(k) for k in (key if isinstance(key, tuple) else (key,)))}: "
+                       f"{models}" for key, models in where.items())
+        parts.append(f"{n} seeds at {at}")
+    return note + (f" ({'; '.join(parts)})" if parts else "")
+
+
 def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | None = None) -> plt.Figure:
     """Grouped bars: each model (x) under each test condition it was scored on (bars), with lo / hi.
 
@@ -239,10 +274,16 @@ def missing_modality(summary: pd.DataFrame, metric: str = "UA", chance: float | 
                capsize=2, error_kw={"lw": 1})
     if chance is not None:
         ax.axhline(chance, color="#999999", lw=0.8, ls="--", label="chance")
-    ax.set_xticks(range(len(models)), [plots.label(m) for m in models], rotation=25, ha="right",
-                  rotation_mode="anchor")
+    seeds = ({m: int(g["runs"].max() // g["folds"].max()) for m, g in summary.groupby("model")}
+             if {"runs", "folds"} <= set(summary.columns) else {})
+    most = max(seeds.values(), default=None)
+    ax.set_xticks(range(len(models)), [plots.label(m) + (f" ({seeds[m]} seed{'' if seeds[m] == 1 else 's'})"
+                                                         if m in seeds and seeds[m] != most else "")
+                                       for m in models], rotation=25, ha="right", rotation_mode="anchor")
     top = float(np.nanmax(summary["hi"] if "hi" in summary else summary[metric]))
-    ax.set(ylabel=metric, title="Missing modality at test time", ylim=(0, min(1.0, top * 1.15)))
+    folds = int(summary["folds"].max()) if most else 0
+    title = "Missing modality at test time" + (f" (95 % intervals, {folds} folds x {most} seeds)" if most else "")
+    ax.set(ylabel=metric, title=title, ylim=(0, min(1.0, top * 1.15)))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=7,
               title="test input (missing stream\nzero-filled after normalization)", title_fontsize=7)
     fig.tight_layout()
