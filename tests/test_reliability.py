@@ -198,6 +198,15 @@ def test_sweep_models_puts_controls_on_every_level_and_the_diagnosis_at_face_0()
                                                                        "seeds": (42, 43, 44)}),
                      "matchmap[train.freeze=audio]": ("matchmap", {"train.freeze": "audio", "seeds": (42, 43, 44)})}
     assert at("face", 0.5)["audio"] == ("audio", {"seeds": (42,)})
+    # claim 2's primary pair on its own seeds at every level, the rest of the sweep on the sweep's
+    at = sweep.sweep_models(["audio", "concat", "matchmap"], [], [], seeds=[42],
+                            head_seeds={"concat": [42, 43, 44], "matchmap": [42, 43, 44]})
+    for modality, level in (("face", 0.0), ("voice", 0.5), ("face", 1.0)):
+        assert at(modality, level) == {"audio": ("audio", {"seeds": (42,)}),
+                                       "concat": ("concat", {"seeds": (42, 43, 44)}),
+                                       "matchmap": ("matchmap", {"seeds": (42, 43, 44)})}
+    with pytest.raises(ValueError, match=r"head_seeds names heads the sweep does not train: \['video'\]"):
+        sweep.sweep_models(["audio"], head_seeds={"video": [42]})
 
 
 def _run_predictions(scores: dict[str, float], folds=(1, 2), seeds=(42,), **cols) -> pd.DataFrame:

@@ -112,13 +112,19 @@ def _degraded(session, models: Models, key: str, levels: list, refit_normalizer:
 
 def sweep_models(heads: list[str], controls: list[dict] | None = None, diagnosis: list[dict] | None = None,
                  control_modalities: tuple[str, ...] = ("face", "voice"), diagnosis_at: tuple[str, float] = ("face", 0.0),
-                 control_head: str = "matchmap", seeds: list[int] | None = None) -> Callable[[str, float], Models]:
+                 control_head: str = "matchmap", seeds: list[int] | None = None,
+                 head_seeds: dict[str, list[int]] | None = None) -> Callable[[str, float], Models]:
     """What a sweep trains at each (weakened modality, level): every head of `heads`; `control_head` once per
     override dict of `controls` on the sweeps of `control_modalities` (every level); and once per override
     dict of `diagnosis` at `diagnosis_at` only. `seeds` replaces the profile's seeds of every model, unless an
     override dict names its own "seeds"; a diagnosis dict may name its own "head" (default `control_head`), and
-    one that names a head of `heads` without other settings replaces that model there (e.g. more seeds)."""
+    one that names a head of `heads` without other settings replaces that model there (e.g. more seeds).
+    `head_seeds` gives a head of `heads` its own seeds at every level (claim 2's primary contrast on more seeds
+    than the rest of the sweep)."""
     only = {"seeds": tuple(seeds)} if seeds is not None else {}
+    unknown = sorted(set(head_seeds or {}) - set(heads))
+    if unknown:
+        raise ValueError(f"head_seeds names heads the sweep does not train: {unknown}; heads: {list(heads)}")
 
     def named(head: str, over: dict) -> tuple[str, tuple[str, dict | None]]:
         over = dict(over)
@@ -129,7 +135,7 @@ def sweep_models(heads: list[str], controls: list[dict] | None = None, diagnosis
         return model_name(head, over), (head, full or None)
 
     def models_at(modality: str, level: float) -> Models:
-        out = dict(named(h, {}) for h in heads)
+        out = dict(named(h, {"seeds": (head_seeds or {})[h]} if h in (head_seeds or {}) else {}) for h in heads)
         if modality in control_modalities or (level == 1.0 and control_modalities):
             out.update(named(control_head, o) for o in controls or [])
         if (modality, float(level)) == (diagnosis_at[0], float(diagnosis_at[1])):
