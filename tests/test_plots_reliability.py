@@ -56,8 +56,13 @@ def test_sweep_figures_say_how_many_seeds_each_point_holds():
     rows = pd.DataFrame({"modality": ["face"] * 4, "level": [0.0, 1.0, 0.0, 1.0],
                          "model": ["audio", "audio", "matchmap", "matchmap"], "runs": [15, 5, 5, 5],
                          "folds": [5, 5, 5, 5]})
-    assert pr._runs_note(rows) == "each point: 5 folds x 1 seed, 95 % interval (3 seeds at face 0: audio)"
+    assert pr._runs_note(rows) == "each point: 5 folds x 1 seed, 95 % interval (3 seeds: audio at face 0)"
     # an arm run at one level only is not drawn as a curve, so the note does not count it
     arm = pd.DataFrame({"modality": ["face"], "level": [0.0], "model": ["video"], "runs": [15], "folds": [5]})
     assert pr._runs_note(pd.concat([rows.iloc[1:], arm])) == "each point: 5 folds x 1 seed, 95 % interval"
     assert pr._runs_note(rows.drop(columns="folds")) == ""
+    # a model on more seeds at every point is named once
+    video = pd.DataFrame({"modality": ["face"] * 2, "level": [0.0, 1.0], "model": ["video"] * 2, "runs": [5, 5],
+                          "folds": [5, 5]})
+    every = pd.concat([rows.assign(runs=[15, 5, 15, 15]), video])
+    assert pr._runs_note(every) == "each point: 5 folds x 1 seed, 95 % interval (3 seeds: audio at face 0; matchmap)"

@@ -245,14 +245,15 @@ def _runs_note(rows: pd.DataFrame) -> str:
     folds = sorted(set(rows["folds"].astype(int)))
     note = (f"each point: {'-'.join(map(str, folds[::max(1, len(folds) - 1)]))} folds x {common} "
             f"seed{'' if common == 1 else 's'}, 95 % interval")
-    other = rows[seeds != common].assign(seeds=seeds[seeds != common])
+    where = rows.assign(seeds=seeds, at=[" ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in key)
+                                         for key in zip(*(rows[c] for c in ("modality", "level") if c in rows))])
     parts = []
-    for n, g in other.groupby("seeds"):
-        where = g.groupby([c for c in ("modality", "level") if c in g], sort=False)["model"].agg(
-            lambda m: ", ".join(plots.label(x) for x in dict.fromkeys(m)))
-        at = "; ".join(f"{' '.join(f'{k:g}' if isinstance(k, float) else str(k) for k in (key if isinstance(key, tuple) else (key,)))}: "
-                       f"{models}" for key, models in where.items())
-        parts.append(f"{n} seeds at {at}")
+    for n, g in where[where["seeds"] != common].groupby("seeds"):
+        models = []
+        for model, places in g.groupby("model", sort=False):
+            every = len(places) == (where["model"] == model).sum()  # the model's every point rests on n seeds
+            models.append(plots.label(model) + ("" if every else f" at {', '.join(places['at'])}"))
+        parts.append(f"{n} seed{'' if n == 1 else 's'}: {'; '.join(models)}")
     return note + (f" ({'; '.join(parts)})" if parts else "")
 
 
