@@ -16,7 +16,9 @@ def copy(tmp_path):
     for name in provenance.STUDY_SOURCES:
         src = provenance.REPO / name
         if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "kernel-ipc-*"))
+            # kernel-ipc-*: the sockets a killed notebook kernel leaves behind, which copytree cannot copy
+            shutil.copytree(src, tmp_path / name,
+                            ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "kernel-ipc-*"))
         else:
             shutil.copy(src, tmp_path / name)
     assert provenance.study_source_hash(tmp_path) == provenance.study_source_hash()

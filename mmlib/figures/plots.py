@@ -479,8 +479,9 @@ def paired_differences(tests: pd.DataFrame, title: str = "") -> plt.Figure:
         ax.errorbar(r.diff, yi, xerr=[[r.diff - r.diff_lo], [r.diff_hi - r.diff]], fmt="o", color=color, capsize=3)
         # a row outside its table's family (p_holm NaN, e.g. claim 2's fragility rows) shows its unadjusted p
         p, name = (r.p_holm, "p_Holm") if hasattr(r, "p_holm") and not pd.isna(r.p_holm) else (r.p_t, "p")
-        ax.annotate(f"{name} < 0.001" if p < 0.001 else f"{name} = {p:.3f}", (1.0, yi), xycoords=("axes fraction", "data"), xytext=(6, 0),
-                    textcoords="offset points", va="center", fontsize=8)
+        ax.annotate(f"{name} < 0.001" if p < 0.001 else f"{name} = {p:.3f}", (1.0, yi),
+                    xycoords=("axes fraction", "data"), xytext=(6, 0), textcoords="offset points", va="center",
+                    fontsize=8)
     ax.axvline(0, color="gray", lw=1, ls="--")
     ax.set_yticks(y, labels)
     metric = tests["metric"].iloc[0] if len(tests) else ""

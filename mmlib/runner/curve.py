@@ -241,8 +241,9 @@ def report_lines(record_dir: str | Path) -> list[str]:
                        f"{r.near_ceiling} of {r.heads} near the ceiling, detectable {100 * r.mde:.1f}"
                        for r in met.itertuples()) + ". " + (
                        f"All are met first at {first['labelled_per_speaker'].iloc[0]:.0f} labelled utterances per "
-                       "speaker." if len(first) else "No size meets all of them.") + " Validation folds hold other speakers than "
-                   "the test folds, so this says where the targets would be met, not whether a study meets them.")
+                       "speaker." if len(first) else "No size meets all of them.")
+                   + " Validation folds hold other speakers than the test folds, so this says where the targets would "
+                   "be met, not whether a study meets them.")
         out.append("Claim 1's contrast on these validation speakers (fold means over seeds), and the effect a "
                    "fold-level t-test over these folds detects at 80 % power: " + "; ".join(
                        f"{r.labelled_per_speaker:.0f} per speaker {100 * r['mean']:+.1f} (sd over folds "

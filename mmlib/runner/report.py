@@ -260,9 +260,9 @@ def render(run_dir: str | Path) -> str:
     c2 = table("claim2")
     if c2 is not None:
         lines += ["", "**Claim 2, fusion helps most when one modality underperforms** (one Holm family over every "
-                  "row below but the fragility rows; the sweep lowers one modality's reliability (the share of utterances whose "
-                  "modality shows their own expression) in training and test alike, the other intact; trends are "
-                  "least-squares slopes over the levels, per unit of lost reliability):"]
+                  "row below but the fragility rows; the sweep lowers one modality's reliability (the share of "
+                  "utterances whose modality shows their own expression) in training and test alike, the other "
+                  "intact; trends are least-squares slopes over the levels, per unit of lost reliability):"]
         for contrast, g in c2.groupby("contrast", sort=False):
             lines += ["", f"*{contrast}*", ""] + [f"- {r.claim}: {comparison_sentence(r)}" for r in g.itertuples()]
     diag = table("face0_diagnosis")
@@ -292,9 +292,9 @@ def render(run_dir: str | Path) -> str:
                       f"{r.model} over {r.runs} runs: audio {_signed(r.phi_audio)} [{_signed(r.phi_audio_lo)}, "
                       f"{_signed(r.phi_audio_hi)}], video {_signed(r.phi_video)} [{_signed(r.phi_video_lo)}, "
                       f"{_signed(r.phi_video_hi)}] (v = {100 * r.UA_av:.1f} / {100 * r.UA_a:.1f} / "
-                      f"{100 * r.UA_v:.1f} / {100 * r.UA_none:.1f})" for r in trained.itertuples()) + ". The values of the models "
-                  "trained without dropout (above) mix what a stream contributes with their fragility to a "
-                  "zero-filled stream they never met."]
+                      f"{100 * r.UA_v:.1f} / {100 * r.UA_none:.1f})" for r in trained.itertuples())
+                  + ". The values of the models trained without dropout (above) mix what a stream contributes "
+                  "with their fragility to a zero-filled stream they never met."]
     return "\n".join(lines) + "\n"
 
 
