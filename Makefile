@@ -2,6 +2,9 @@
 #   make test     unit tests + end-to-end papermill runs of the quick study
 #   make test-fast  the tests not marked `slow` (papermill studies, the Ray grid, a second corpus): under 2 min
 #   make study    the whole study on the default synthetic profile -> results/default/, README's results block
+#   make study-claim1  notebooks 01-04 on a corpus 4x larger -> results/claim1/ (the README's claim-1 verdict)
+#   make study-claim2  the same study with claim 2's sweep at 5 levels per modality -> results/claim2/ (the
+#                 README's claim-2 verdicts); reuses results/default's checkpoints, so run it after `make study`
 #   make bench    benchmarks (ratios against in-run baselines)
 #   make lab-check  the notebooks in JupyterLab in headless Chromium on the quick profile (not in test/CI;
 #                   needs `apt-get install chromium`); screenshots in results/lab-check/
@@ -11,7 +14,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-8)
 PROFILE ?= default
 
-.PHONY: setup test test-fast study bench lab-check clean-results
+.PHONY: setup test test-fast study study-claim1 study-claim2 bench lab-check clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +35,21 @@ test-fast: $(STAMP)
 study: $(STAMP)
 	$(BIN)/mmlib study --profile $(PROFILE)
 	@if [ "$(PROFILE)" = default ]; then $(BIN)/mmlib report; fi
+
+# claim 1's corpus: 24 dialogs per session (12 improvised, 12 scripted), 214 labelled utterances per speaker,
+# where the learning curve (results/curve-default/) met every target on validation speakers
+CLAIM1_SIZE := -o synth.impro_per_session=12 -o synth.script_per_session=12
+
+study-claim1: $(STAMP)
+	$(BIN)/mmlib study --profile default --run claim1 --notebooks 01 02 03 04 $(CLAIM1_SIZE)
+	$(BIN)/mmlib report
+
+# claim 2's sweep levels besides 1 (results/default runs 0 and 0.5; everything else as in `make study`)
+CLAIM2_LEVELS := [0.0, 0.25, 0.5, 0.75]
+
+study-claim2: $(STAMP)
+	$(BIN)/mmlib study --profile default --run claim2 -p sweep_levels "$(CLAIM2_LEVELS)"
+	$(BIN)/mmlib report
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -126,8 +126,8 @@ def _figures(st):
         "sweep_versus_concat": lambda: plots_reliability.sweep_versus(_sweep()[0][lambda d: d["model"] != "concat"]),
         "contributions": lambda: plots_reliability.contributions(_sweep()[0]),
         "claim2": lambda: plots.paired_differences(_paired().assign(label=[
-            "matchmap - concat: change per unit of lost face expressiveness (levels 0, 0.5, 1)",
-            "matchmap - best unimodal (validation) at face expressiveness 0.5",
+            "matchmap - concat: change per unit of lost face reliability (levels 0, 0.5, 1)",
+            "matchmap - the audio model at face reliability 0.5",
             "matchmap given audio only vs the audio model"])),
         "missing_modality_ua": lambda: plots_reliability.missing_modality(_missing(), "UA", chance=0.25),
         "effective_robustness": lambda: plots_reliability.effective_robustness(

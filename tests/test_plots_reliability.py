@@ -14,11 +14,12 @@ def test_sweep_gains_one_panel_per_weakened_modality_one_curve_per_model_and_the
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["face weakened", "voice weakened"]
     assert axes[0].get_xlabel() == "audio model - video model (UA)"
+    assert [ax.get_ylabel() for ax in axes] == ["fusion - the audio model (UA)", "fusion - the video model (UA)"]
     curves = axes[0].containers  # one errorbar container per model
     assert len(curves) == 3 and list(curves[0].lines[0].get_xdata()) == [0.0, 0.5, 1.0]  # sorted by gap
     assert list(curves[0].lines[0].get_ydata()) == [0.1, 0.05, 0.0]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [  # the study's order, in a paper's words
-        "concat", "matchmap", "matchmap + OGM-GE", "oracle's gain (both cues - better single cue)"]
+        "concat", "matchmap", "matchmap + OGM-GE", "oracle's gain (both cues - the intact stream's cue)"]
     plt.close(fig)
 
 

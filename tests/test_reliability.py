@@ -256,14 +256,21 @@ def test_late_fusion_averages_the_unimodal_probabilities():
                              for t, w in zip(a["pred"], v["pred"])]).all()
 
 
-def test_best_unimodal_is_chosen_on_validation_not_on_test():
-    pred = pd.concat([_run_predictions({"audio": 0.75}, folds=(1, 2)).assign(val_ua=0.4),
-                      _run_predictions({"video": 0.25}, folds=(1, 2)).assign(val_ua=[0.6, 0.3][0])], ignore_index=True)
-    pred.loc[(pred["model"] == "video") & (pred["fold"] == 2), "val_ua"] = 0.3
-    best = rel.best_unimodal(pred)
-    assert best.groupby("fold")["chosen"].first().to_dict() == {1: "video", 2: "audio"}  # fold 1: worse on test
-    with pytest.raises(ValueError, match="validation UA"):
-        rel.best_unimodal(pred.drop(columns="val_ua"))
+def test_gain_b_is_over_the_intact_modality_model_with_the_oracle_gain_over_its_cue():
+    # face weakened: the intact model is audio, even where video scores higher (no pick by any score)
+    scores = {"audio": 0.5, "video": 0.75, "matchmap": 1.0, "oracle: both": 1.0, "oracle: arousal only": 0.5,
+              "oracle: valence only": 0.75}
+    pred = pd.concat([_run_predictions(scores, modality="face", level=0.5),
+                      _run_predictions(scores, modality="voice", level=0.5)], ignore_index=True)
+    gains = rel.sweep_gains(pred).set_index(["modality", "model"])
+    assert set(gains["model_b"]) == {"audio", "video"}
+    assert gains.loc[("face", "matchmap"), ["model_b", "diff", "gap_weak", "oracle_gain", "realized"]].tolist() == \
+        pytest.approx(["audio", 0.5, -0.25, 0.5, 1.0])  # oracle gain: both - arousal only (the voice's cue)
+    assert gains.loc[("voice", "matchmap"), ["model_b", "diff", "gap_weak", "oracle_gain", "realized"]].tolist() == \
+        pytest.approx(["video", 0.25, 0.25, 0.25, 1.0])  # both - valence only (the face's cue)
+    # late fusion: where only video is right the two classes tie and the lower class index wins, so it keeps
+    # video's third right answer in three classes and loses it in the last (recalls .75, .75, .75, .5)
+    assert gains.loc[("face", rel.LATE), "diff"] == pytest.approx(0.6875 - 0.5)
 
 
 def test_trend_is_the_least_squares_slope_of_the_difference_on_lost_expressiveness():

@@ -1,19 +1,26 @@
 """The committed results are what the current source produces, and the README quotes them."""
 
 import json
+import shutil
+
+import pytest
 
 from mmlib.config.provenance import REPO, study_source_hash
-from mmlib.runner.report import BEGIN, END, bottom_line, render, update_readme, update_report
+from mmlib.runner.report import BEGIN, END, QUOTED_RUNS, bottom_line, render, update_readme, update_report
 
 RUN = REPO / "results" / "default"
+CLAIM2_RUN = QUOTED_RUNS["2"][0]
+# every committed run the README quotes: the default study, and the claim-1 and claim-2 runs when committed
+RUNS = [RUN] + [r for name, _ in QUOTED_RUNS.values() if ((r := REPO / "results" / name) / "manifest.json").exists()]
 
 
-def test_committed_results_come_from_the_current_source():
-    manifest = json.loads((RUN / "manifest.json").read_text())
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: r.name)
+def test_committed_results_come_from_the_current_source(run):
+    manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["source_hash"] == study_source_hash(), (
-        "results/default/ was made by other sources than these (mmlib, notebooks, pyproject): "
-        "rerun `make study` and commit its output")
-    assert not manifest["git"]["dirty"], "results/default/ was made from uncommitted changes"
+        f"results/{run.name}/ was made by other sources than these (mmlib, notebooks, pyproject): "
+        "rerun `make study` (or `make study-claim2`) and commit its output")
+    assert not manifest["git"]["dirty"], f"results/{run.name}/ was made from uncommitted changes"
     assert len(manifest["seeds"]) >= 3
 
 
@@ -21,9 +28,40 @@ def test_readme_quotes_the_committed_results():
     assert update_readme(RUN, REPO / "README.md", check=True), "README.md's bottom line is stale: run `mmlib report`"
 
 
-def test_the_full_report_is_the_committed_runs():
-    assert (RUN / "REPORT.md").exists(), "results/default/REPORT.md is missing: run `mmlib report`"
-    assert update_report(RUN, check=True), "results/default/REPORT.md is stale: run `mmlib report`"
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: r.name)
+def test_the_full_report_is_the_committed_runs(run):
+    assert (run / "REPORT.md").exists(), f"results/{run.name}/REPORT.md is missing: run `mmlib report`"
+    assert update_report(run, check=True), f"results/{run.name}/REPORT.md is stale: run `mmlib report`"
+
+
+def test_claim2_rows_come_from_the_claim2_run_beside_the_default(tmp_path):
+    import pandas as pd
+
+    def copy_run(name):
+        (tmp_path / name / "tables").mkdir(parents=True)
+        for f in ("manifest.json", "tables/results_summary.csv", "tables/primary_tests.csv"):
+            shutil.copy(RUN / f, tmp_path / name / f)
+
+    copy_run("default")
+    primary = pd.read_csv(RUN / "tables" / "primary_tests.csv", dtype={"claim": str})
+    assert primary["claim"].str.startswith("2").any()
+    alone = bottom_line(tmp_path / "default")  # no claim-2 run beside it: the default's own rows, no run column
+    assert f"results/{CLAIM2_RUN}/" not in alone and " run |" not in alone
+    copy_run(CLAIM2_RUN)
+    full = primary.copy()
+    is2 = full["claim"].str.startswith("2")
+    full.loc[is2, "estimate"] = 0.1234
+    full.loc[is2, "contrast"] = full.loc[is2, "contrast"] + " at five levels"
+    full.to_csv(tmp_path / CLAIM2_RUN / "tables" / "primary_tests.csv", index=False)
+    block = bottom_line(tmp_path / "default")
+    for r in full.itertuples():
+        source = CLAIM2_RUN if r.claim.startswith("2") else "default"  # no claim-1 run beside it here
+        assert f"| {r.claim} | {r.contrast} | {100 * r.estimate:+.1f} [" in block
+        assert [line for line in block.splitlines() if line.startswith(f"| {r.claim} |")][0].endswith(f" {source} |")
+    assert "+12.3 [" in block and f"results/{CLAIM2_RUN}/" in block
+    full[~is2].to_csv(tmp_path / CLAIM2_RUN / "tables" / "primary_tests.csv", index=False)
+    assert bottom_line(tmp_path / "default") == alone  # a claim-2 run without claim-2 rows: nothing taken from it
+    assert "row(s) come from" not in bottom_line(tmp_path / CLAIM2_RUN)  # a run never quotes itself
 
 
 def test_bottom_line_and_report_are_generated_from_tables():
@@ -102,3 +140,18 @@ def test_a_row_outside_its_family_says_so_instead_of_a_holm_p():
         "**shown: matchmap (audio only) < audio**")
     r.p_holm = float("nan")
     assert "(fold-level t-test p = < 0.001, outside the Holm family; exact sign-flip" in comparison_sentence(r)
+
+
+def test_a_quoted_run_on_another_corpus_gets_its_own_scores_and_targets(tmp_path):
+    claim1 = QUOTED_RUNS["1"][0]
+    for name in ("default", claim1):
+        shutil.copytree(RUN / "tables", tmp_path / name / "tables")
+        shutil.copy(RUN / "manifest.json", tmp_path / name / "manifest.json")
+    same = bottom_line(tmp_path / "default")  # the same corpus: the same models, nothing more to say
+    assert f"On the corpus of `{claim1}`" not in same and same.count("Targets met:") == 1
+    m = json.loads((tmp_path / claim1 / "manifest.json").read_text())
+    m["corpus"]["files_hash"] = "another corpus"
+    (tmp_path / claim1 / "manifest.json").write_text(json.dumps(m))
+    block = bottom_line(tmp_path / "default")
+    assert f"On the corpus of `{claim1}`, UA of each model (%)" in block and block.count("Targets met:") == 2
+    assert f"[results/{claim1}/REPORT.md](results/{claim1}/REPORT.md)" in block

@@ -103,3 +103,14 @@ def test_failed_run_keeps_previous_results(tmp_path, monkeypatch):
         run_study(cfg, "r", tmp_path / "results", progress=False, notebooks=("good", "bad"))
     assert (first / "ok.txt").exists() and (first / "manifest.json").exists()  # previous run untouched
     assert (tmp_path / "results" / "r.failed" / "bad.ipynb").exists()
+
+
+def test_notebooks_are_chosen_by_prefix_in_the_study_order():
+    from mmlib.runner.study import NOTEBOOKS, select_notebooks
+
+    assert select_notebooks(None) == select_notebooks([]) == NOTEBOOKS
+    assert select_notebooks(["03", "01", "02_unimodal"]) == NOTEBOOKS[:3]
+    with pytest.raises(ValueError, match="'0' matches \\['01_data_exploration'"):
+        select_notebooks(["0"])
+    with pytest.raises(ValueError, match="'06' matches no notebook"):
+        select_notebooks(["06"])

@@ -32,10 +32,10 @@ import seaborn as sns
 COLUMN = 3.5  # inches: one column of a two-column paper (IEEE, ACM, ICPRS)
 PAGE = 7.16  # inches: the full text width of a two-column paper
 
-MODEL_ORDER = ("audio", "video", "best unimodal (validation)", "late fusion", "concat", "matchmap", "matchmap_attn")
+MODEL_ORDER = ("audio", "video", "late fusion", "concat", "matchmap", "matchmap_attn")
 PALETTE = {"audio": "#0072B2", "video": "#E69F00", "concat": "#009E73", "matchmap": "#D55E00",
            "matchmap_attn": "#CC79A7",  # Okabe & Ito (2008): blue, orange, bluish green, vermillion, reddish purple
-           "late fusion": "#56B4E9", "best unimodal (validation)": "#777777"}  # the untrained controls
+           "late fusion": "#56B4E9"}  # the untrained control
 OTHER_COLORS = ("#000000", "#F0E442", "#999999")  # the rest of Okabe & Ito, for unknown model families
 
 # what an override in a model's name means, in a paper's words (label)

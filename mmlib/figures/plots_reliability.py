@@ -3,7 +3,7 @@
     from mmlib.figures import plots, plots_reliability as pr
     from mmlib.analysis import reliability as rel
     fig = pr.sweep_scores(rel.sweep_scores(pred))     # every model's UA per level, oracle ceilings beside
-    fig = pr.sweep_gains(rel.sweep_gains(pred))       # (b) fusion - best unimodal vs the unimodal gap, oracle's gain
+    fig = pr.sweep_gains(rel.sweep_gains(pred))       # (b) fusion - the intact stream's model vs the gap, oracle's gain
     fig = pr.sweep_versus(rel.sweep_versus(pred))     # (a) fusion models - concat per level
     fig = pr.contributions(sweep["contributions"])    # the weakened stream's Shapley value per level
     fig = pr.missing_modality(summary)                # model x condition bars (UA, lo, hi)
@@ -91,18 +91,13 @@ def sweep_scores(scores: pd.DataFrame, metric: str = "UA") -> plt.Figure:
         ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod), ylim=(0, 1))
         ax.set_xticks(sorted(d["level"].unique()))
     axes[0][0].set_ylabel(f"{metric} (mean, 95 % interval)")
-    note = _runs_note(scores)
-    if note:
-        fig.suptitle(note, fontsize="small")
-    fig.tight_layout()
-    _legend_below(fig, axes)
-    return fig
+    return _finish(fig, axes, scores)
 
 
 def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
-    """Contrast (b): each fusion model's gain over the best unimodal model (chosen on validation) against the gap
-    between the unimodal models (intact - weakened), one panel per weakened modality, with the oracle's own gain
-    at each level (black: what fusion could gain there). Grey numbers: the weakened modality's level.
+    """Contrast (b): each fusion model's gain over the intact modality's model against the gap between the
+    unimodal models (intact - weakened), one panel per weakened modality, with the oracle's own gain at each level
+    (black: what fusion could add to the intact stream's cue there). Grey numbers: the weakened modality's level.
     gains: reliability.sweep_gains."""
     mods = _panels(gains["modality"])
     fig, axes = plt.subplots(1, len(mods), figsize=(plots.PAGE, 3.0), squeeze=False, sharey=True)
@@ -113,7 +108,7 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
             _curve(ax, model, d["gap_weak"], d["diff"], d["diff_lo"], d["diff_hi"])
         o = sub.drop_duplicates("level").sort_values("gap_weak")
         ax.plot(o["gap_weak"], o["oracle_gain"], "s-", color="black", ms=3, lw=1, label="oracle's gain (both cues "
-                "- better single cue)")
+                "- the intact stream's cue)")
         xs = o["gap_weak"].to_numpy(dtype=float)
         span, row, prev = float(np.ptp(xs)) if len(xs) else 0.0, 0, None
         for gx, lv in zip(xs, o["level"]):  # stacked where levels sit at nearly the same gap
@@ -122,16 +117,10 @@ def sweep_gains(gains: pd.DataFrame, metric: str = "UA") -> plt.Figure:
             ax.annotate(f"{lv:g}", (gx, 0), xycoords=("data", "axes fraction"), xytext=(0, 3 + 9 * row),
                         textcoords="offset points", ha="center", fontsize=7, color="#555555")
         ax.axhline(0, color="#999999", lw=0.8, ls="--")
-        weak = rel.WEAK_MODEL[mod]
-        intact = "audio" if weak == "video" else "video"
-        ax.set(title=_weakened(mod), xlabel=f"{intact} model - {weak} model ({metric})")
-    axes[0][0].set_ylabel(f"fusion - best unimodal ({metric})")
-    note = _runs_note(gains)
-    if note:
-        fig.suptitle(note, fontsize="small")
-    fig.tight_layout()
-    _legend_below(fig, axes)
-    return fig
+        weak, intact = rel.WEAK_MODEL[mod], rel.INTACT_MODEL[mod]
+        ax.set(title=_weakened(mod), xlabel=f"{intact} model - {weak} model ({metric})",
+               ylabel=f"fusion - the {intact} model ({metric})")
+    return _finish(fig, axes, gains)
 
 
 def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "UA") -> plt.Figure:
@@ -150,12 +139,7 @@ def sweep_versus(versus: pd.DataFrame, baseline: str = "concat", metric: str = "
         ax.set(title=_weakened(mod), xlabel=plots.KNOB_WORDS.get(mod, mod))
         ax.set_xticks(sorted(sub["level"].unique()))
     axes[0][0].set_ylabel(f"model - {baseline} ({metric})")
-    note = _runs_note(versus)
-    if note:
-        fig.suptitle(note, fontsize="small")
-    fig.tight_layout()
-    _legend_below(fig, axes)
-    return fig
+    return _finish(fig, axes, versus)
 
 
 def contributions(contrib: pd.DataFrame) -> plt.Figure:
@@ -175,12 +159,7 @@ def contributions(contrib: pd.DataFrame) -> plt.Figure:
         ax.set(title=f"{_weakened(mod)}: the {stream} stream's Shapley value", xlabel=plots.KNOB_WORDS.get(mod, mod))
         ax.set_xticks(sorted(sub["level"].unique()))
     axes[0][0].set_ylabel("Shapley value (UA points as a fraction)")
-    note = _runs_note(contrib)
-    if note:
-        fig.suptitle(note, fontsize="small")
-    fig.tight_layout()
-    _legend_below(fig, axes)
-    return fig
+    return _finish(fig, axes, contrib)
 
 
 def robustness(summary: pd.DataFrame, metric: str = "UA", chance: float | None = None) -> plt.Figure:
@@ -231,6 +210,16 @@ def _seeds(rows: pd.DataFrame, normalizer: str, unless: int | None = None) -> st
     if n is None or n == unless:
         return ""
     return f", {n} seed" + ("" if n == 1 else "s") if unless is None else f" ({n} seed" + ("" if n == 1 else "s") + ")"
+
+
+def _finish(fig: plt.Figure, axes, rows: pd.DataFrame) -> plt.Figure:
+    """A sweep figure's last touches: what its intervals rest on (_runs_note) as the title, the legend below."""
+    note = _runs_note(rows)
+    if note:
+        fig.suptitle(note, fontsize="small")
+    fig.tight_layout()
+    _legend_below(fig, axes)
+    return fig
 
 
 def _runs_note(rows: pd.DataFrame) -> str:

@@ -10,6 +10,7 @@
     mmlib recipe --profile default                              # the training recipe, chosen on validation data
     mmlib curve --profile default                               # learning curve over corpus size (validation)
     mmlib report                                                # REPORT.md + README's bottom line from results/default/
+                                                                # (and results/claim1/, claim2/ when present)
     mmlib compare results/default results/rerun                 # same verdicts, estimates? exit 0 / 1
     mmlib ceilings --profile cremad --data-root /data/CREMA-D --out ceilings.csv   # human raters' WA / UA
     mmlib ceilings --profile iemocap --data-root /data/IEMOCAP_full_release        # evaluator agreement (4-class)
@@ -87,16 +88,18 @@ def _parameters(pairs: list[list[str]]) -> dict:
 
 
 def cmd_study(args) -> None:
-    from mmlib.runner.study import notebook_parameters, run_study
+    from mmlib.runner.study import notebook_parameters, run_study, select_notebooks
 
+    notebooks = select_notebooks(args.notebooks)
     if args.list_parameters:
-        for nb, params in notebook_parameters().items():
+        for nb, params in notebook_parameters(notebooks).items():
             print(f"{nb}: " + (", ".join(f"{k} = {v}" for k, v in params.items()) or "(none)"))
         return
     cfg = _config(args)
     run_study(cfg, run_name=args.run or args.profile, results_dir=args.results_dir,
               overrides=_overrides(args.override), data_root=args.data_root,
-              retrain=args.retrain, progress=not args.quiet, parameters=_parameters(args.parameter))
+              retrain=args.retrain, progress=not args.quiet, parameters=_parameters(args.parameter),
+              notebooks=notebooks)
 
 
 def cmd_recipe(args) -> None:
@@ -126,17 +129,22 @@ def cmd_curve(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from mmlib.runner.report import update_readme, update_report
+    from mmlib.runner.report import QUOTED_RUNS, update_readme, update_report
 
-    report = Path(args.run) / "REPORT.md"
-    fresh_report = update_report(args.run, check=args.check)
-    fresh = update_readme(args.run, args.readme, check=args.check)
-    if args.check and not (fresh and fresh_report):
-        stale = [str(f) for f, ok in ((report, fresh_report), (args.readme, fresh)) if not ok]
-        print(f"mmlib report: {' and '.join(stale)} do(es) not match {args.run}: run `mmlib report`", file=sys.stderr)
+    runs = [Path(args.run)]
+    for name, _ in QUOTED_RUNS.values():  # the runs beside it whose claims the README also quotes
+        beside = runs[0].parent / name
+        if (beside / "manifest.json").exists() and beside.resolve() != runs[0].resolve():
+            runs.append(beside)
+    done = [(run / "REPORT.md", update_report(run, check=args.check)) for run in runs]
+    done.append((Path(args.readme), update_readme(args.run, args.readme, check=args.check)))
+    stale = [str(f) for f, ok in done if not ok]
+    if args.check and stale:
+        print(f"mmlib report: {' and '.join(stale)} do(es) not match {', '.join(map(str, runs))}: run `mmlib report`",
+              file=sys.stderr)
         raise SystemExit(1)
-    for f, ok in ((report, fresh_report), (args.readme, fresh)):
-        print(f"{f} {'is up to date with' if ok else 'written from'} {args.run}")
+    for f, ok in done:
+        print(f"{f} {'is up to date with' if ok else 'written from'} its run")
 
 
 def cmd_compare(args) -> None:
@@ -220,6 +228,8 @@ def main(argv: list[str] | None = None) -> None:
             c.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                            help="a notebook parameter (YAML value), e.g. -p secondary_seeds '[42, 43, 44]'")
             c.add_argument("--list-parameters", action="store_true", help="list the notebooks' parameters and exit")
+            c.add_argument("--notebooks", nargs="+", default=None, metavar="NAME",
+                           help="run only these notebooks, in the study's order (prefixes: 01 02 03 04)")
             c.add_argument("--ray-address", default=None,
                            help="run the trainings on an existing Ray cluster ('auto' or host:port); default: a local Ray")
 

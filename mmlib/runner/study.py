@@ -44,6 +44,22 @@ PACKAGES = ("torch", "torchvision", "lightning", "numpy", "pandas", "scikit-lear
             "soundfile", "av", "opencv-python-headless", "facenet-pytorch", "matplotlib", "seaborn", "papermill")
 
 
+def select_notebooks(names: list[str] | None) -> tuple[str, ...]:
+    """The notebooks of NOTEBOOKS that `names` name (each a prefix of one notebook's name, e.g. "01" or
+    "03_matchmap"), in the study's order; all of them for None or an empty list. A name that matches none or
+    several is an error."""
+    if not names:
+        return NOTEBOOKS
+    picked = set()
+    for name in names:
+        hits = [nb for nb in NOTEBOOKS if nb.startswith(name)]
+        if len(hits) != 1:
+            raise ValueError(f"--notebooks {name!r} matches {'no notebook' if not hits else hits}; "
+                             f"the study's notebooks: {', '.join(NOTEBOOKS)}")
+        picked.add(hits[0])
+    return tuple(nb for nb in NOTEBOOKS if nb in picked)
+
+
 RUN_CONFIG = "MMLIB_RUN_CONFIG"  # where a study run's one config lies while its notebooks run
 
 
