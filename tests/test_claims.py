@@ -111,6 +111,12 @@ def test_verdicts_of_fold_level_tests():
     assert claims.verdict({**r, "diff_lo": -0.01}) == "not shown"  # the interval must exclude 0 as well
     assert claims.verdict({**r, "p_holm": 0.2}) == "not shown"  # the family's adjusted p decides when given
     assert claims.verdict({**r, "diff_lo": -0.3, "diff_hi": -0.1}) == "shown: a < b"
+    # a trend over a sweep (it names its levels) is a slope: the words say how a - b moves as the modality weakens
+    trend = {**r, "levels": "0, 0.5, 1", "modality": "face"}
+    assert claims.verdict(trend) == "shown: a - b grows as the face weakens"
+    assert claims.verdict({**trend, "diff_lo": -0.3, "diff_hi": -0.1}) == "shown: a - b falls as the face weakens"
+    assert claims.verdict({**trend, "diff_lo": -0.01}) == "not shown"
+    assert claims.verdict({**r, "levels": float("nan"), "modality": "face"}) == "shown: a > b"  # a per-level row
     one = stats.paired(pd.concat([a, b])[lambda d: d["fold"] == 1], "a", "b", "UA", n_boot=200)
     assert one["folds"] == 1 and claims.verdict(one) == "not testable: 1 fold(s)"
 

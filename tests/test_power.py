@@ -82,6 +82,8 @@ def test_verdict_in_plain_words():
     assert power.verdict("matchmap", "concat", -0.02, 0.02, 0.9, 0.0004, 0.01, **v) == (
         "not shown; a +7-point gain is rejected (p = <0.001); equivalence within ±4 points shown (p = 0.010)")
     assert power.verdict("a", "b", -0.12, -0.02, 0.01, 0.001, 0.9, **v).startswith("shown: a < b; ")
+    assert power.verdict("a", "b", -0.12, -0.02, 0.01, 0.001, 0.9, **v, weakened="voice").startswith(
+        "shown: a - b falls as the voice weakens; ")  # claim 2's slope over the sweep
     # the interval must exclude 0 as well as p < alpha, as in claims.verdict
     assert power.verdict("a", "b", -0.01, 0.12, 0.01, 0.6, 0.9, **v).startswith("not shown; ")
     assert power.verdict("a", "b", 0.0, 0.0, float("nan"), float("nan"), float("nan"), 0.07, 0.04, 1) == (

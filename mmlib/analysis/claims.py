@@ -34,16 +34,14 @@ CLAIM1_PAIRS = (("matchmap", "concat"), ("matchmap_attn", "concat"), ("matchmap"
 
 def verdict(test: dict, alpha: float = 0.05) -> str:
     """'shown' only when the two-stage interval excludes 0 and the fold-level test (Holm-adjusted when the row
-    belongs to a family: p_holm, else p_t) is below `alpha`; 'not testable' with fewer than 2 folds."""
+    belongs to a family: p_holm, else p_t) is below `alpha`; 'not testable' with fewer than 2 folds. A trend row
+    (reliability.trend: it names its `levels`) says how the difference moves as its modality weakens."""
     folds = test.get("folds")
     p = test.get("p_holm", test.get("p_t"))
     if (folds is not None and folds < 2) or p is None or pd.isna(p):
         return f"not testable: {folds} fold(s)"
-    if test["diff_lo"] > 0 and p < alpha:
-        return f"shown: {test['model_a']} > {test['model_b']}"
-    if test["diff_hi"] < 0 and p < alpha:
-        return f"shown: {test['model_a']} < {test['model_b']}"
-    return "not shown"
+    weakened = test.get("modality") if isinstance(test.get("levels"), str) else None
+    return power.shown(test["model_a"], test["model_b"], test["diff_lo"], test["diff_hi"], p, alpha, weakened)
 
 
 def family(rows: list[dict], alpha: float = 0.05) -> pd.DataFrame:
@@ -94,7 +92,7 @@ def primary_claim2(sweep: pd.DataFrame, declared: dict = CLAIM2_PRIMARY, n_boot:
         rows.append(power.primary_row(
             r, d, seeds, f"{declared['model_a']} - {declared['model_b']}: slope per unit of {modality} level lost "
             f"(levels {', '.join(f'{lv:g}' for lv in levels)})", declared["model_a"], declared["model_b"],
-            declared["margin"], declared["paper_effect"], claim=f"2 ({modality})"))
+            declared["margin"], declared["paper_effect"], claim=f"2 ({modality})", weakened=modality))
     out = pd.DataFrame(rows)
     return out[list(power.COLUMNS) + [c for c in out.columns if c not in power.COLUMNS]]
 

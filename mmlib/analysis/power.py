@@ -140,8 +140,21 @@ def contrast_folds(terms: list[tuple[pd.DataFrame, float]], metric: str = "UA", 
     return r, stats.fold_means(per_run, runs), seeds
 
 
+def shown(model_a: str, model_b: str, lo: float, hi: float, p: float, alpha: float = 0.05,
+          weakened: str | None = None) -> str:
+    """The decision on one difference: "shown: a > b" / "shown: a < b" when its interval excludes 0 and p < alpha,
+    else "not shown". For a trend over a sweep (`weakened`: the modality whose level falls) the difference is a
+    slope, so the words say how a - b moves: "shown: a - b grows as the face weakens" (or "falls")."""
+    if not (p < alpha) or lo <= 0 <= hi:
+        return "not shown"
+    if weakened:
+        return f"shown: {model_a} - {model_b} {'grows' if lo > 0 else 'falls'} as the {weakened} weakens"
+    return f"shown: {model_a} {'>' if lo > 0 else '<'} {model_b}"
+
+
 def verdict(model_a: str, model_b: str, lo: float, hi: float, p: float, p_vs_paper: float, p_tost: float,
-            paper_effect: float | None, margin: float, folds: int, alpha: float = 0.05, points: float = 100.0) -> str:
+            paper_effect: float | None, margin: float, folds: int, alpha: float = 0.05, points: float = 100.0,
+            weakened: str | None = None) -> str:
     """The primary test in words: the difference (shown only when the interval excludes 0 and the fold-level
     p < alpha, as claims.verdict), then whether the paper's effect is rejected (one-sided p < alpha) and whether
     equivalence within -/+ margin is shown (TOST p < alpha). Effects are printed in metric points
@@ -149,12 +162,7 @@ def verdict(model_a: str, model_b: str, lo: float, hi: float, p: float, p_vs_pap
     equivalence within ±4 points not shown (p = 0.11)"."""
     if folds < 2 or pd.isna(p):
         return f"not testable: {folds} fold(s)"
-    if lo > 0 and p < alpha:
-        head = f"shown: {model_a} > {model_b}"
-    elif hi < 0 and p < alpha:
-        head = f"shown: {model_a} < {model_b}"
-    else:
-        head = "not shown"
+    head = shown(model_a, model_b, lo, hi, p, alpha, weakened)
     equiv = f"equivalence within ±{margin * points:g} points {'shown' if p_tost < alpha else 'not shown'}"
     if paper_effect is None:  # no published size to test against (claim 2)
         return f"{head}; {equiv} (p = {_p(p_tost)})"
@@ -169,7 +177,8 @@ def _p(p: float) -> str:
 
 def primary_row(result: dict, fold_values, seeds, contrast: str, model_a: str, model_b: str,
                 margin: float = PRIMARY["margin"], paper_effect: float | None = PRIMARY["paper_effect"],
-                alpha: float = PRIMARY["alpha"], power: float = PRIMARY["power"], claim: str = "") -> dict:
+                alpha: float = PRIMARY["alpha"], power: float = PRIMARY["power"], claim: str = "",
+                weakened: str | None = None) -> dict:
     """One primary-test row (COLUMNS) from a stats.contrast result and its fold values (contrast_folds): the
     estimate and interval of the contrast, the two-sided fold-level t-test (a family of one: no Holm), the
     minimum detectable effect, the one-sided test against `paper_effect`, TOST at `margin`, the verdict."""
@@ -183,7 +192,7 @@ def primary_row(result: dict, fold_values, seeds, contrast: str, model_a: str, m
             "p_vs_paper": against["p"], "tost_margin": margin, "p_tost": equiv["p"], "folds": len(d),
             "seeds": int(seeds.min()) if seeds.min() == seeds.max() else f"{seeds.min()}-{seeds.max()}",
             "verdict": verdict(model_a, model_b, result["diff_lo"], result["diff_hi"], p, against["p"], equiv["p"],
-                               paper_effect, margin, len(d), alpha),
+                               paper_effect, margin, len(d), alpha, weakened=weakened),
             "interval": result["interval"], "paper_effect": paper_effect, "tost_lo": equiv["lo"], "tost_hi": equiv["hi"],
             "runs": result["runs"]}
 
