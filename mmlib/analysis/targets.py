@@ -79,10 +79,10 @@ def by_size(summary: pd.DataFrame, power: pd.DataFrame | None = None,
     reference_of = reference_of or {}
     ua = summary.pivot_table(index="model", columns="labelled_per_speaker", values="UA")
     mde = {} if power is None else dict(zip(power["labelled_per_speaker"], power["mde"]))
+    refs = {h: reference_of.get(h, ("probe: both", "oracle (large draw): both")) for h in heads}
+    present = [h for h in heads if h in ua.index and set(refs[h]) <= set(ua.index)]
     rows = []
     for size in ua.columns:
-        refs = {h: reference_of.get(h, ("probe: both", "oracle (large draw): both")) for h in heads}
-        present = [h for h in heads if h in ua.index and set(refs[h]) <= set(ua.index)]
         at_probe = near = 0
         for h in present:
             probe, large = refs[h]

@@ -233,15 +233,15 @@ def report_lines(record_dir: str | Path) -> list[str]:
     pw = pd.read_csv(d / "power.csv") if (d / "power.csv").exists() else pd.DataFrame()
     if len(pw):
         met = targets.by_size(summary, pw, REFERENCE_OF, HEADS)
-        first = met[met["all_met"]]
+        all_met = met[met["all_met"]]
         out.append("Against the study's targets (mmlib.analysis.targets: every model at or above its probe and within "
                    f"{100 * targets.CEILING_GAP:.0f} points of its large-draw oracle, claim 1 detectable at "
                    f"{100 * targets.MDE:.0f} points), on these validation speakers: " + "; ".join(
                        f"{r.labelled_per_speaker:.0f} per speaker {r.at_or_above_probe} of {r.heads} at the probe, "
                        f"{r.near_ceiling} of {r.heads} near the ceiling, detectable {100 * r.mde:.1f}"
                        for r in met.itertuples()) + ". " + (
-                       f"All are met first at {first['labelled_per_speaker'].iloc[0]:.0f} labelled utterances per "
-                       "speaker." if len(first) else "No size meets all of them.")
+                       f"All are met first at {all_met['labelled_per_speaker'].iloc[0]:.0f} labelled utterances per "
+                       "speaker." if len(all_met) else "No size meets all of them.")
                    + " Validation folds hold other speakers than the test folds, so this says where the targets would "
                    "be met, not whether a study meets them.")
         out.append("Claim 1's contrast on these validation speakers (fold means over seeds), and the effect a "
