@@ -6,7 +6,16 @@ import shutil
 import pytest
 
 from mmlib.config.provenance import REPO, study_source_hash
-from mmlib.runner.report import BEGIN, END, QUOTED_RUNS, bottom_line, render, update_readme, update_report
+from mmlib.runner.report import (
+    BEGIN,
+    END,
+    QUOTED_RUNS,
+    bottom_line,
+    render,
+    update_readme,
+    update_report,
+    with_quoted_runs,
+)
 
 RUN = REPO / "results" / "default"
 CLAIM2_RUN = QUOTED_RUNS["2"][0]
@@ -19,7 +28,7 @@ def test_committed_results_come_from_the_current_source(run):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["source_hash"] == study_source_hash(), (
         f"results/{run.name}/ was made by other sources than these (mmlib, notebooks, pyproject): "
-        "rerun `make study` (or `make study-claim2`) and commit its output")
+        "rerun `make study` (or `make study-<run>`) and commit its output")
     assert not manifest["git"]["dirty"], f"results/{run.name}/ was made from uncommitted changes"
     assert len(manifest["seeds"]) >= 3
 
@@ -69,8 +78,9 @@ def test_bottom_line_and_report_are_generated_from_tables():
 
     block = bottom_line(RUN)
     assert block.startswith(BEGIN) and block.endswith(END)
-    primary = pd.read_csv(RUN / "tables" / "primary_tests.csv", dtype={"claim": str})
-    for r in primary.itertuples():  # every primary test, its estimate and verdict, as the table holds them
+    primary, _ = with_quoted_runs(RUN, pd.read_csv(RUN / "tables" / "primary_tests.csv", dtype={"claim": str}))
+    for r in primary.itertuples():  # every primary test, its estimate and verdict, as the table (or the run beside
+        # it that the README quotes for that claim) holds them
         assert f"| {r.claim} | {r.contrast} | {100 * r.estimate:+.1f} [" in block and r.verdict in block
     report = render(RUN)
     assert report.startswith("# Report of the run") and "matchmap - concat" in report

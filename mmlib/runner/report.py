@@ -25,9 +25,9 @@ END = "<!-- results:end -->"
 # one is there, the README's rows of its claim come from it (the default keeps its own rows in its REPORT.md):
 # claim 1 on a corpus 4x larger, notebooks 01-04 (`make study-claim1`); claim 2's sweep at 5 levels per modality
 # (`make study-claim2`). Claim -> (run folder, what it is).
-QUOTED_RUNS = {"1": ("claim1", "notebooks 01-04 on a corpus of 24 dialogs per session (214 labelled utterances "
-                               "per speaker, 4x the default's: the size at which the learning curve met every "
-                               "target on validation speakers)"),
+QUOTED_RUNS = {"1": ("claim1", "notebooks 01-04 on a corpus of 24 dialogs per session, 214 labelled utterances "
+                               "per speaker (4x the default's), the size at which the learning curve met every "
+                               "target on validation speakers"),
                "2": ("claim2", "the same study with the sweep at every level")}
 MODEL_LABELS = {"audio": "audio only", "video": "video only", "concat": "concat (authors' baseline, CE only)",
                 "matchmap": "matchmap (authors' head, CE + ranking)",
@@ -112,11 +112,13 @@ def with_quoted_runs(run: Path, primary: pd.DataFrame) -> tuple[pd.DataFrame, li
             continue
         m = json.loads((other / "manifest.json").read_text())
         parts.append(theirs.assign(run=name))
-        notes.append(f"Claim {c}'s row(s) come from [results/{name}/](results/{name}/REPORT.md), {what} "
-                     f"(`make study-{name}`; source `{m['source_hash']}`, commit {str(m['git']['commit'])[:8]}, "
-                     f"{_made_in(m)}); `{run.name}`'s own rows are in its REPORT.md.")
-    out = pd.concat(parts, ignore_index=True)
-    return (out, notes) if notes else (primary, [])
+        notes.append(f"Claim {c}'s row(s) come from [results/{name}/](results/{name}/REPORT.md): {what}; made by "
+                     f"`make study-{name}` (source `{m['source_hash']}`, commit {str(m['git']['commit'])[:8]}) "
+                     f"{_made_in(m)}.")
+    if not notes:
+        return primary, []
+    notes.append(f"`{run.name}`'s own rows of these claims are in its REPORT.md.")
+    return pd.concat(parts, ignore_index=True), notes
 
 
 def _machine(m: dict) -> str:
@@ -163,13 +165,13 @@ def bottom_line(run_dir: str | Path) -> str:
             other = run.parent / name
             if other.resolve() != run.resolve() and (other / "tables" / "results_summary.csv").exists() and \
                     json.loads((other / "manifest.json").read_text())["corpus"] != m["corpus"]:
-                lines += ["", " ".join(_scores_and_targets(other, f"On the corpus of `{name}`, UA of each model (%)")
-                                       [1::2])]
+                lines += ["", " ".join(_scores_and_targets(other, f"On the corpus of `{name}`, UA of each model (%)",
+                                                           curve_hint=False)[1::2])]
     lines += ["", END]
     return "\n".join(lines)
 
 
-def _scores_and_targets(run: Path, lead: str) -> list[str]:
+def _scores_and_targets(run: Path, lead: str, curve_hint: bool = True) -> list[str]:
     """Bottom-line paragraphs of one run: each model's UA beside its probe and large-draw ceiling, where the rest
     is, and how many targets the run meets."""
     ua = pd.read_csv(run / "tables" / "results_summary.csv").set_index("model")["UA_mean"]
@@ -183,7 +185,7 @@ def _scores_and_targets(run: Path, lead: str) -> list[str]:
              f"and the figures: [results/{run.name}/REPORT.md](results/{run.name}/REPORT.md)."]
     goals = _targets(run)
     if goals is not None and len(goals):
-        lines += ["", targets_sentence(goals)]
+        lines += ["", targets_sentence(goals, curve_hint)]
     return lines
 
 
@@ -198,14 +200,15 @@ def _targets(run: Path) -> pd.DataFrame | None:
     return targets.table(pd.read_csv(t / "references.csv"), pd.read_csv(t / "results_summary.csv"), primary)
 
 
-def targets_sentence(goals: pd.DataFrame) -> str:
-    """How many targets a run meets, and per target which subjects miss it."""
+def targets_sentence(goals: pd.DataFrame, curve_hint: bool = True) -> str:
+    """How many targets a run meets, and per target which subjects miss it (with `curve_hint`, where the learning
+    curve says they are met)."""
     missed = goals[~goals["met"]]
     per = "; ".join(f"{target}: missed by {', '.join(g['subject'])}" for target, g in missed.groupby("target",
                                                                                                    sort=False))
     return (f"Targets met: {int(goals['met'].sum())} of {len(goals)}" + (f" ({per})." if per else ".")
             + (" The learning curve (REPORT.md) says at which corpus size they are met on validation speakers."
-               if len(missed) else ""))
+               if len(missed) and curve_hint else ""))
 
 
 def render(run_dir: str | Path) -> str:
