@@ -124,3 +124,50 @@ def test_primary_tests_table_has_the_declared_columns_and_takes_a_second_claim()
     both = pd.concat([table, pd.DataFrame([second])], ignore_index=True)
     assert both["claim"].tolist() == ["1", "2 (face)"] and list(both.columns) == list(table.columns)
     assert both.loc[1, "estimate"] == table.loc[0, "estimate"] and both.loc[1, "seeds"] == 2
+
+
+def test_within_fold_variance_pools_each_folds_seeds():
+    runs = [(1, 42), (1, 43), (2, 42), (2, 43), (2, 44)]
+    x = np.array([0.0, 0.2, 0.1, 0.1, 0.4])  # fold 1: ss 0.02 on 1 dof; fold 2 (mean 0.2): ss 0.06 on 2 dof
+    assert power.within_fold_variance(x, runs) == pytest.approx(0.08 / 3, rel=1e-12)
+    assert np.isnan(power.within_fold_variance(np.array([0.1, 0.3]), [(1, 42), (2, 42)]))  # one seed per fold
+
+
+def test_fold_decisions_agree_with_the_slow_tests_row_by_row():
+    rng = np.random.default_rng(3)
+    rows = rng.normal(0.0, 0.03, (200, 5)) + rng.choice([-0.06, -0.01, 0.0, 0.02, 0.08], (200, 1))
+    fast = power.fold_decisions(rows, margin=0.04, paper_effect=0.07)
+    for d, (diff, paper, equiv) in zip(rows, fast):
+        p = stats.t_p(d)
+        assert diff == (np.sign(d.mean()) if p < 0.05 else 0)
+        assert paper == (power.test_against(d, 0.07)["p"] < 0.05)
+        assert equiv == power.tost(d, 0.04)["equivalent"]
+    assert (power.fold_decisions(rows, 0.04, None)[:, 1] == 0).all()  # no paper effect: never rejected
+
+
+def test_rerun_forecast_on_hand_made_variances():
+    d, seeds, s2, width = np.array([0.30, 0.32, 0.28, 0.31, 0.29]), np.array([3] * 5), 0.01 ** 2, 0.04
+    f = power.rerun_forecast(d, seeds, s2, width, margin=0.04, paper_effect=0.07)
+    sd = np.sqrt(2 * s2 * 5 / 3) / 5  # the change of the mean over folds: two draws of seed noise
+    assert f["rerun_sd"] == pytest.approx(sd, rel=1e-12)
+    assert f["p_rerun_within"] == pytest.approx(2 * sps.norm.cdf(0.25 * width / sd) - 1, rel=1e-12)
+    # an effect far from every decision's boundary: every rerun reaches this run's decisions
+    assert f["p_rerun_same"] == 1.0 and f["p_rerun_same_each"] == "1.00 / 1.00 / 1.00"
+    tau2 = d.var(ddof=1) - s2 / 3
+    assert f["speaker_share"] == pytest.approx(tau2 / d.var(ddof=1), rel=1e-12)
+    # seeds_for_rerun: the fewest seeds whose change stays within a quarter of the (rescaled) width 95 % of the time
+    n = int(f["seeds_for_rerun"])
+    ok = lambda k: 2 * sps.norm.cdf(0.25 * width * np.sqrt((tau2 + s2 / k) / d.var(ddof=1))  # noqa: E731
+                                    / np.sqrt(2 * s2 / k / 5)) - 1 >= 0.95
+    assert ok(n) and not ok(n - 1)
+
+
+def test_rerun_forecast_when_the_interval_is_all_training_noise():
+    # fold means that agree better than their seed noise: no speaker part, so more seeds never reach the target
+    d, seeds = np.array([0.010, 0.012, 0.008, 0.011, 0.009]), np.array([3] * 5)
+    f = power.rerun_forecast(d, seeds, 0.02 ** 2, 0.03, margin=0.04, paper_effect=0.07)
+    assert f["speaker_share"] == 0.0 and np.isnan(f["seeds_for_rerun"])
+    assert 0.0 < f["p_rerun_same"] < 1.0
+    # one seed per fold: no training variance to forecast from
+    g = power.rerun_forecast(d, np.ones(5), float("nan"), 0.03, margin=0.04, paper_effect=0.07)
+    assert all(np.isnan(v) for k, v in g.items() if k != "p_rerun_same_each")

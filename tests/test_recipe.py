@@ -53,3 +53,32 @@ def test_the_default_profile_carries_the_recorded_choice():
         assert getattr(getattr(cfg, section), name) == value, key
     summary = pd.read_csv(RECORD / "summary.csv")
     assert summary.groupby("stage")["chosen"].sum().eq(1).all()  # one winner per stage, every setting recorded
+
+
+def test_pending_names_what_a_record_prefers_over_the_carried_recipe(tmp_path):
+    s = pd.DataFrame({"stage": ["from scratch", "from scratch", "fine-tuning", "fine-tuning"], "candidate": [0, 1, 0, 1],
+                      "setting": ['{"train.lr": 0.001}', '{"train.lr": 0.0005}', '{"train.finetune_lr": 0.005}',
+                                  '{"train.finetune_lr": 0.002}'],
+                      "val_ua": [0.60, 0.55, 0.789, 0.716], "chosen": [True, False, True, False]})
+    s.to_csv(tmp_path / "summary.csv", index=False)
+    (tmp_path / "choice.json").write_text(json.dumps({"choice": {"train.lr": 0.001, "train.finetune_lr": 0.005}}))
+    assert recipe.pending(tmp_path, {"train.lr": 0.001, "train.finetune_lr": 0.005}) == ""  # carried: nothing to say
+    text = recipe.pending(tmp_path, {"train.lr": 0.001, "train.finetune_lr": 0.002}, "results/wide/")
+    assert text == ("A wider recipe search ([results/wide/](results/wide/), 4 settings, validation speakers only) "
+                    "prefers fine-tuning, finetune_lr 0.005 (validation UA 78.9 against 71.6 for the profile's "
+                    "finetune_lr 0.002). The profile does not carry it yet: adopting it retrains every model of "
+                    "every run.")
+
+
+def test_the_wide_grid_keeps_the_first_and_reaches_past_its_edges():
+    first, wide = recipe.GRIDS["first"], recipe.GRIDS["wide"]
+    assert first == recipe.STAGES
+    for (name, heads, a), (name_w, heads_w, b) in zip(first, wide):
+        assert (name, heads) == (name_w, heads_w)
+        assert all(c in b for c in a)  # every first candidate is tried again (same keys: reused)
+    values = lambda grid, stage, key: {c[key] for c in grid[stage][2]}  # noqa: E731
+    # past the edges where winners sat: patience 8 and fine-tuning lr 2e-3 (the first grid's largest) and, on
+    # today's corpus, lr 5e-4 (the first grid's smallest)
+    assert max(values(wide, 0, "train.patience")) > max(values(first, 0, "train.patience")) == 8
+    assert max(values(wide, 1, "train.finetune_lr")) > max(values(first, 1, "train.finetune_lr")) == 2e-3
+    assert min(values(wide, 0, "train.lr")) < min(values(first, 0, "train.lr")) == 5e-4

@@ -137,7 +137,17 @@ def contrast_folds(terms: list[tuple[pd.DataFrame, float]], metric: str = "UA", 
     per_run = r.pop("per_run")
     runs = sorted(set.intersection(*(set(zip(t["fold"], t["seed"])) for t, _ in terms)))  # as stats.contrast
     seeds = np.bincount(stats._run_folds(runs))
+    r["within_var"] = within_fold_variance(per_run, runs)
     return r, stats.fold_means(per_run, runs), seeds
+
+
+def within_fold_variance(per_run, runs: list) -> float:
+    """The training variance of one run's value on fixed test speakers: the pooled variance of the per-run
+    values around their fold's mean (sum of squares over sum of (seeds - 1)); NaN when no fold has two seeds."""
+    x, run_fold = np.asarray(per_run, dtype=float), stats._run_folds(runs)
+    ss = sum(float(((x[run_fold == f] - x[run_fold == f].mean()) ** 2).sum()) for f in np.unique(run_fold))
+    dof = int(sum(max((run_fold == f).sum() - 1, 0) for f in np.unique(run_fold)))
+    return ss / dof if dof else float("nan")
 
 
 def shown(model_a: str, model_b: str, lo: float, hi: float, p: float, alpha: float = 0.05,
@@ -171,6 +181,82 @@ def verdict(model_a: str, model_b: str, lo: float, hi: float, p: float, p_vs_pap
     return f"{head}; {paper} (p = {_p(p_vs_paper)}); {equiv} (p = {_p(p_tost)})"
 
 
+# A rerun "moved" an estimate when it changed by more than this share of the reference interval's width (issue 23:
+# a rerun on another machine must keep every primary verdict and move no estimate by more than a quarter of it).
+RERUN_SHIFT = 0.25
+
+
+def fold_decisions(d: np.ndarray, margin: float, paper_effect: float | None, alpha: float = 0.05) -> np.ndarray:
+    """The primary test's three decisions from fold values, vectorized over rows of `d` (n, folds): the
+    difference (+1 shown > 0, -1 shown < 0, 0 not shown; the fold-level t-test), the paper's effect rejected
+    (one-sided t-test), equivalence within -/+ margin (TOST). Returns (n, 3) integers."""
+    d = np.atleast_2d(np.asarray(d, dtype=float))
+    k = d.shape[1]
+    m, se = d.mean(1), d.std(1, ddof=1) / np.sqrt(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t0 = m / se
+        p = 2 * sps.t.sf(np.abs(t0), k - 1)
+        p_paper = sps.t.cdf((m - paper_effect) / se, k - 1) if paper_effect is not None else np.ones(len(d))
+        p_tost = np.maximum(sps.t.sf((m + margin) / se, k - 1), sps.t.cdf((m - margin) / se, k - 1))
+    shown = np.where(p < alpha, np.sign(m), 0)
+    return np.stack([shown, p_paper < alpha, p_tost < alpha], axis=1).astype(int)
+
+
+def rerun_forecast(fold_values, seeds, within_var: float, width: float, margin: float,
+                   paper_effect: float | None, alpha: float = 0.05, target: float = 0.95, n_sim: int = 20000,
+                   seed: int = 0, max_seeds: int = 100) -> dict:
+    """What a rerun of the same folds with other training seeds should do, from this run's own variances (a rerun
+    on another CPU acts like one: the trained weights change; the features and the test speakers do not).
+
+    Model: fold f's true value mu_f (its test speakers, infinitely many seeds) is seen through the mean m_f of
+    S_f seeds, m_f = mu_f + noise of variance s2 / S_f (s2: within_fold_variance); the mu_f spread with variance
+    tau2 = max(var(m_f) - s2 x mean(1 / S_f), 0) (the test speakers' part of the fold means' variance). A rerun's
+    fold mean is mu_f plus fresh noise of variance s2 / S_f; mu_f is drawn from its empirical-Bayes posterior (m_f
+    shrunk toward the mean of the folds by B_f = tau2 / (tau2 + s2 / S_f), with the posterior variance of the mean
+    of the mu_f kept at s2 sum_f (1 / S_f) / folds^2). Returns
+    - `rerun_sd`: the sd of the change of the estimate (the mean over folds), sqrt(2 s2 sum_f 1 / S_f) / folds;
+    - `p_rerun_within`: the chance that change stays within RERUN_SHIFT x `width` (the interval's width);
+    - `p_rerun_same`: the share of n_sim simulated reruns whose three fold-level decisions (fold_decisions) equal
+      this run's;
+    - `p_rerun_same_each`: the same share for each decision alone, "difference / paper's effect / equivalence"
+      (e.g. "0.95 / 1.00 / 0.76"): which one a rerun is likely to flip. A test whose true effect sits at its null
+      keeps its decision in at most about 1 - 2 alpha (1 - alpha) of pairs of runs, however many seeds;
+    - `speaker_share`: tau2 over the fold means' variance: how much of the interval the test speakers make (the
+      rest is training noise, which a rerun redraws);
+    - `seeds_for_rerun`: the fewest seeds per fold (up to max_seeds, else NaN: more seeds shrink the interval as
+      fast as the change, which happens when the interval is all training noise) at which p_rerun_within
+      reaches `target`, the interval's width scaled as the fold means' variance tau2 + s2 / seeds.
+    NaN everywhere without a within-fold variance (one seed per fold)."""
+    d, S = _values(fold_values), np.asarray(seeds, dtype=float)
+    out = dict.fromkeys(("rerun_sd", "p_rerun_within", "p_rerun_same", "p_rerun_same_each", "speaker_share",
+                         "seeds_for_rerun"), float("nan"))
+    if len(d) < 2 or not np.isfinite(within_var) or len(S) != len(d):
+        return out
+    k, seed_part = len(d), within_var * float((1 / S).mean())
+    tau2 = max(float(d.var(ddof=1)) - seed_part, 0.0)
+    sd = float(np.sqrt(2 * within_var * (1 / S).sum()) / k)
+    out["rerun_sd"] = sd
+    out["p_rerun_within"] = 1.0 if sd == 0 else float(2 * sps.norm.cdf(RERUN_SHIFT * width / sd) - 1)
+    out["speaker_share"] = tau2 / (tau2 + seed_part) if tau2 + seed_part > 0 else float("nan")
+    rng = np.random.default_rng(seed)
+    B = tau2 / (tau2 + within_var / S) if tau2 > 0 else np.zeros(k)
+    centre = d.mean() + B * (d - d.mean())
+    mean_sd = np.sqrt(max(within_var * (1 / S).sum() / k ** 2 - (B * within_var / S).sum() / k ** 2, 0.0))
+    mu = centre + rng.normal(0.0, 1.0, (n_sim, k)) * np.sqrt(B * within_var / S) \
+        + rng.normal(0.0, mean_sd, (n_sim, 1))
+    sims = mu + rng.normal(0.0, 1.0, (n_sim, k)) * np.sqrt(within_var / S)
+    same = fold_decisions(sims, margin, paper_effect, alpha) == fold_decisions(d, margin, paper_effect, alpha)
+    out["p_rerun_same"] = float(same.all(1).mean())
+    out["p_rerun_same_each"] = " / ".join(f"{x:.2f}" for x in same.mean(0))
+    for n in range(1, max_seeds + 1):
+        w_n = width * np.sqrt((tau2 + within_var / n) / (tau2 + seed_part))
+        sd_n = np.sqrt(2 * within_var / n / k)
+        if sd_n == 0 or 2 * sps.norm.cdf(RERUN_SHIFT * w_n / sd_n) - 1 >= target:
+            out["seeds_for_rerun"] = float(n)
+            break
+    return out
+
+
 def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
@@ -194,7 +280,9 @@ def primary_row(result: dict, fold_values, seeds, contrast: str, model_a: str, m
             "verdict": verdict(model_a, model_b, result["diff_lo"], result["diff_hi"], p, against["p"], equiv["p"],
                                paper_effect, margin, len(d), alpha, weakened=weakened),
             "interval": result["interval"], "paper_effect": paper_effect, "tost_lo": equiv["lo"], "tost_hi": equiv["hi"],
-            "runs": result["runs"]}
+            "runs": result["runs"],
+            **rerun_forecast(d, seeds, result.get("within_var", float("nan")), result["diff_hi"] - result["diff_lo"],
+                             margin, paper_effect, alpha)}
 
 
 def primary_test(pred: pd.DataFrame, model_a: str = PRIMARY["model_a"], model_b: str = PRIMARY["model_b"],

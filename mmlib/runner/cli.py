@@ -107,11 +107,11 @@ def cmd_recipe(args) -> None:
     from mmlib.runner import recipe
     from mmlib.runner.session import open_session
 
-    out = paths.resolve(args.out or f"results/recipe-{args.profile}", "--out")
+    out = paths.resolve(args.out or f"results/recipe-{args.profile}{'-wide' if args.grid == 'wide' else ''}", "--out")
     session = open_session(args.profile, data_dir=args.data_dir or "data", results_dir=str(out),
                            overrides=_overrides(args.override), progress=not args.quiet)
-    record = recipe.select(session)
-    recipe.write(record, out, args.profile)
+    record = recipe.select(session, recipe.GRIDS[args.grid])
+    recipe.write(record, out, args.profile, args.grid)
     print(record["summary"].to_string(index=False))
     print(f"chosen: {record['choice']} -> {paths.shown(out)}")
 
@@ -129,13 +129,9 @@ def cmd_curve(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from mmlib.runner.report import QUOTED_RUNS, update_readme, update_report
+    from mmlib.runner.report import quoted_runs, update_readme, update_report
 
-    runs = [Path(args.run)]
-    for name, _ in QUOTED_RUNS.values():  # the runs beside it whose claims the README also quotes
-        beside = runs[0].parent / name
-        if (beside / "manifest.json").exists() and beside.resolve() != runs[0].resolve():
-            runs.append(beside)
+    runs = [Path(args.run), *dict.fromkeys(other for other, _ in quoted_runs(Path(args.run)).values())]
     done = [(run / "REPORT.md", update_report(run, check=args.check)) for run in runs]
     done.append((Path(args.readme), update_readme(args.run, args.readme, check=args.check)))
     stale = [str(f) for f, ok in done if not ok]
@@ -236,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("recipe", help="choose the training recipe on validation speakers (record in results/)")
     c.add_argument("--profile", default="default")
     c.add_argument("--data-dir", default=None)
-    c.add_argument("--out", default=None, help="record folder (default results/recipe-<profile>)")
+    c.add_argument("--out", default=None, help="record folder (default results/recipe-<profile>[-wide])")
+    c.add_argument("--grid", default="first", choices=["first", "wide"],
+                   help="the candidates: the first grid, or the wide one (a value beyond every edge winner)")
     c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(fn=cmd_recipe)

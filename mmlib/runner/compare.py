@@ -30,10 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from mmlib.analysis.power import RERUN_SHIFT
+
 KEYS = ("claim", "contrast", "modality", "level", "levels", "model", "condition", "knob", "model_a", "model_b",
         "metric")
 ESTIMATES = (("estimate", "lo", "hi"), ("diff", "diff_lo", "diff_hi"))
-SHIFT = 0.25  # an estimate moved when |change| > SHIFT x the reference interval's width
+SHIFT = RERUN_SHIFT  # an estimate moved when |change| > SHIFT x the reference interval's width
 _P = re.compile(r"\s*\(p\s*[=<>]\s*[^)]*\)")
 
 

@@ -30,6 +30,13 @@ from mmlib.runner.session import Session
 SCRATCH = [{"train.lr": lr, "train.patience": p} for lr in (2e-3, 1e-3, 5e-4) for p in (3, 8)]
 FINETUNE = [{"train.finetune_lr": lr} for lr in (2e-3, 5e-4, 2e-4)]
 STAGES = (("from scratch", ("audio", "video"), SCRATCH), ("fine-tuning", ("concat", "matchmap"), FINETUNE))
+# The first grid's winners sat on its edges (patience 8, fine-tuning lr 2e-3: the largest tried); the wide grid
+# adds a value beyond every edge until each winner is inside (`mmlib recipe --grid wide`).
+SCRATCH_WIDE = [{"train.lr": lr, "train.patience": p} for lr in (2e-3, 1e-3, 5e-4, 2.5e-4) for p in (3, 8, 16)]
+FINETUNE_WIDE = [{"train.finetune_lr": lr} for lr in (1e-2, 5e-3, 2e-3, 5e-4, 2e-4)]
+GRIDS = {"first": STAGES,
+         "wide": (("from scratch", ("audio", "video"), SCRATCH_WIDE), ("fine-tuning", ("concat", "matchmap"),
+                                                                       FINETUNE_WIDE))}
 CRITERION = "mean validation UA at the kept epoch, over folds and heads (seed {seed}); ties: the first listed"
 
 
@@ -57,12 +64,13 @@ def evaluate(session: Session, stage: str, heads, candidates: list[dict], base: 
     return pd.DataFrame(rows)
 
 
-def select(session: Session) -> dict:
-    """Both stages; {"tried": per candidate, head and fold, "summary": per candidate, "choice": overrides}."""
+def select(session: Session, stages=None) -> dict:
+    """Both stages (`stages`: one of GRIDS, default STAGES); {"tried": per candidate, head and fold, "summary": per
+    candidate, "choice": overrides}."""
     seed = session.cfg.seeds[0]
     base: dict = {}
     tried, summary = [], []
-    for stage, heads, candidates in STAGES:
+    for stage, heads, candidates in (stages or STAGES):
         t = evaluate(session, stage, heads, candidates, base, seed)
         s = t.groupby(["stage", "candidate", "setting"], sort=True).agg(
             val_ua=("val_ua", "mean"), val_ce=("val_ce", "mean"), kept_epoch=("kept_epoch", "median"),
@@ -76,17 +84,41 @@ def select(session: Session) -> dict:
             "choice": base, "criterion": CRITERION.format(seed=seed)}
 
 
-def write(record: dict, out: str | Path, profile: str) -> Path:
-    """results/recipe-<profile>/: tried.csv, summary.csv and choice.json (the winners and the criterion)."""
+def write(record: dict, out: str | Path, profile: str, grid: str = "first") -> Path:
+    """results/recipe-<profile>/: tried.csv, summary.csv and choice.json (the winners, the criterion, the grid)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record["tried"].to_csv(out / "tried.csv", index=False)
     record["summary"].to_csv(out / "summary.csv", index=False)
     (out / "choice.json").write_text(json.dumps({"profile": profile, "choice": record["choice"],
-                                                 "criterion": record["criterion"],
+                                                 "criterion": record["criterion"], "grid": grid,
                                                  "data": "validation speakers of every fold; no test utterance"},
                                                 indent=2, sort_keys=True) + "\n")
     return out
+
+
+def pending(record_dir: str | Path, carried: dict, link: str | None = None) -> str:
+    """A sentence on a recipe record whose choice the profile does not carry (`carried`: the profile's settings,
+    e.g. the manifest's recipe.settings): what it chose per stage, against the carried setting in the same search
+    (validation UA); `link` the record's path as the sentence's reader reaches it. "" when the profile carries it."""
+    d = Path(record_dir)
+    choice = json.loads((d / "choice.json").read_text())["choice"]
+    if all(carried.get(k) == v for k, v in choice.items()):
+        return ""
+    s = pd.read_csv(d / "summary.csv")
+    parts = []
+    for stage, g in s.groupby("stage", sort=False):
+        won = g[g["chosen"]].iloc[0]
+        keys = list(json.loads(won.setting))
+        ours = g[[all(json.loads(x).get(k) == carried.get(k) for k in keys) for x in g["setting"]]]
+        if ours.empty or bool(ours["chosen"].iloc[0]):
+            continue
+        parts.append(f"{stage}, {_settings(won.setting)} (validation UA {100 * won.val_ua:.1f} against "
+                     f"{100 * ours.val_ua.iloc[0]:.1f} for the profile's {_settings(ours.setting.iloc[0])})")
+    link = link or str(d)
+    return (f"A wider recipe search ([{link}]({link}), {len(s)} settings, validation speakers only) prefers "
+            + "; ".join(parts) + ". The profile does not carry it yet: adopting it retrains every model of every "
+            "run.") if parts else ""
 
 
 def sentence(record_dir: str | Path) -> str:

@@ -96,25 +96,66 @@ def primary_table(primary: pd.DataFrame) -> list[str]:
     return out
 
 
+def rerun_sentence(primary: pd.DataFrame) -> str:
+    """What a rerun of each primary test should do (power.rerun_forecast: the same folds, other training seeds, as
+    on another CPU), in one sentence; "" when the table has no forecast (one seed per fold, or an older run)."""
+    if "p_rerun_same" not in primary or primary["p_rerun_same"].isna().all():
+        return ""
+    parts = []
+    for r in primary.itertuples():
+        if pd.isna(r.p_rerun_same):
+            continue
+        names = ["difference", "the paper's effect", "equivalence"]
+        each = [f"{100 * float(x):.0f}" for x in str(r.p_rerun_same_each).split("/")]
+        keep = [i for i in range(3) if i != 1 or pd.notna(r.paper_effect)]
+        seeds = "" if pd.isna(r.seeds_for_rerun) else f" ({r.seeds_for_rerun:.0f} seeds per fold would make that 95 %)"
+        parts.append(f"claim {r.claim} keeps its verdict in {_pct(r.p_rerun_same)} % of simulated reruns ("
+                     f"{' / '.join(names[i] for i in keep)}: {' / '.join(each[i] for i in keep)} %) and moves its "
+                     f"estimate by less than a quarter of its interval in {_pct(r.p_rerun_within)} %{seeds}")
+    shares = ", ".join(f"claim {r.claim} {_pct(r.speaker_share)} %" for r in primary.itertuples()
+                       if pd.notna(r.speaker_share))
+    return ("What a rerun on the same folds with other training seeds should do (another CPU acts the same: its "
+            "trained weights differ), simulated from each run's own variances: " + "; ".join(parts) + ". The test "
+            f"speakers make this share of each interval's variance (the rest is training noise, which a rerun "
+            f"redraws): {shares}; where it is small, more seeds narrow the interval as fast as a rerun's change, so no "
+            "number of seeds keeps 95 % of reruns within a quarter of the width. `mmlib compare` checks an actual "
+            "rerun.")
+
+
+def quoted_runs(run: Path) -> dict[str, tuple[Path, str]]:
+    """The runs of QUOTED_RUNS that exist beside `run` (a manifest there) and are not `run` itself:
+    claim -> (its folder, what it is)."""
+    out = {}
+    for claim, (name, what) in QUOTED_RUNS.items():
+        other = Path(run).parent / name
+        if (other / "manifest.json").exists() and other.resolve() != Path(run).resolve():
+            out[claim] = (other, what)
+    return out
+
+
+def _claim_of(primary: pd.DataFrame) -> pd.Series:
+    """Each primary row's claim number ("1", "2"), without a sub-claim's words."""
+    return primary["claim"].astype(str).str.split(" ").str[0]
+
+
 def with_quoted_runs(run: Path, primary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """`run`'s primary tests, each claim's rows taken from its run of QUOTED_RUNS beside `run` when that run
-    exists, is not `run` itself and has rows of that claim; column `run` names where each row comes from (only
-    when a row was taken). Also the sentences that say so."""
-    claim = primary["claim"].astype(str).str.split(" ").str[0]
+    """`run`'s primary tests, each claim's rows taken from its run of QUOTED_RUNS beside `run` (quoted_runs) when
+    that run has rows of that claim; column `run` names where each row comes from (only when a row was taken).
+    Also the sentences that say so."""
+    beside = quoted_runs(run)
     parts, notes = [], []
-    for c, rows in primary.groupby(claim, sort=False):
-        name, what = QUOTED_RUNS.get(c, (None, ""))
-        other = run.parent / name if name else None
-        full = _primary(other) if other is not None and other.resolve() != run.resolve() else None
-        theirs = None if full is None else full[full["claim"].astype(str).str.split(" ").str[0] == c]
+    for c, rows in primary.groupby(_claim_of(primary), sort=False):
+        other, what = beside.get(c, (None, ""))
+        full = _primary(other) if other is not None else None
+        theirs = None if full is None else full[_claim_of(full) == c]
         if theirs is None or theirs.empty:
             parts.append(rows.assign(run=run.name))
             continue
         m = json.loads((other / "manifest.json").read_text())
-        parts.append(theirs.assign(run=name))
-        notes.append(f"Claim {c}'s row(s) come from [results/{name}/](results/{name}/REPORT.md): {what}; made by "
-                     f"`make study-{name}` (source `{m['source_hash']}`, commit {str(m['git']['commit'])[:8]}) "
-                     f"{_made_in(m)}.")
+        parts.append(theirs.assign(run=other.name))
+        notes.append(f"Claim {c}'s row(s) come from [results/{other.name}/](results/{other.name}/REPORT.md): {what}; "
+                     f"made by `make study-{other.name}` (source `{m['source_hash']}`, commit "
+                     f"{str(m['git']['commit'])[:8]}) {_made_in(m)}.")
     if not notes:
         return primary, []
     notes.append(f"`{run.name}`'s own rows of these claims are in its REPORT.md.")
@@ -160,15 +201,30 @@ def bottom_line(run_dir: str | Path) -> str:
     else:
         primary, notes = with_quoted_runs(run, primary)
         lines += primary_table(primary) + (["", " ".join(notes)] if notes else [])
+        forecast = rerun_sentence(primary)
+        lines += ["", forecast] if forecast else []
         lines += _scores_and_targets(run, "UA of each model (%)")
-        for name, _ in QUOTED_RUNS.values():  # a run beside it on another corpus: its models are other models
-            other = run.parent / name
-            if other.resolve() != run.resolve() and (other / "tables" / "results_summary.csv").exists() and \
+        later = _pending_recipe(run, m, "results/")
+        lines[-1] += f" {later}" if later else ""  # the targets' paragraph: why the models may sit below them
+        others = dict.fromkeys(other for other, _ in quoted_runs(run).values())
+        for other in others:  # a run beside it on another corpus: its models are other models
+            if (other / "tables" / "results_summary.csv").exists() and \
                     json.loads((other / "manifest.json").read_text())["corpus"] != m["corpus"]:
-                lines += ["", " ".join(_scores_and_targets(other, f"On the corpus of `{name}`, UA of each model (%)",
-                                                           curve_hint=False)[1::2])]
+                lines += ["", " ".join(_scores_and_targets(other, f"On the corpus of `{other.name}`, UA of each "
+                                                           "model (%)", curve_hint=False)[1::2])]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _pending_recipe(run: Path, m: dict, link_prefix: str) -> str:
+    """recipe.pending for the wide recipe record beside `run` (results/recipe-<profile>-wide/), if there is one;
+    its link is `link_prefix` + the folder's name."""
+    wide = run.parent / f"recipe-{m['profile']}-wide"
+    if not (wide / "choice.json").exists() or not (m.get("recipe") or {}).get("settings"):
+        return ""
+    from mmlib.runner.recipe import pending
+
+    return pending(wide, m["recipe"]["settings"], f"{link_prefix}{wide.name}/")
 
 
 def _scores_and_targets(run: Path, lead: str, curve_hint: bool = True) -> list[str]:
@@ -242,11 +298,16 @@ def render(run_dir: str | Path) -> str:
     if primary is not None:
         lines += ["**Primary tests, declared before the run** (each alone, no Holm; against the paper's effect "
                   "one-sided; equivalence by TOST at the declared margin):", ""] + primary_table(primary) + [""]
+        forecast = rerun_sentence(primary)
+        lines += [forecast, ""] if forecast else []
     record = run.parent / f"recipe-{m['profile']}"
     if (record / "choice.json").exists():
         from mmlib.runner.recipe import sentence
 
         lines += [sentence(record), ""]
+    later = _pending_recipe(run, m, "../")
+    if later:
+        lines += [later, ""]
     learning = run.parent / f"curve-{m['profile']}"
     if (learning / "summary.csv").exists():
         from mmlib.runner.curve import report_lines
