@@ -5,6 +5,7 @@
 #   make study-claim1  notebooks 01-04 on a corpus 4x larger -> results/claim1/ (the README's claim-1 verdict)
 #   make study-claim2  the same study with claim 2's sweep at 5 levels per modality -> results/claim2/ (the
 #                 README's claim-2 verdicts); reuses results/default's checkpoints, so run it after `make study`
+#   make study-all  the three in order (default, claim2, claim1): every result folder the README quotes
 #   make bench    benchmarks (ratios against in-run baselines)
 #   make lab-check  the notebooks in JupyterLab in headless Chromium on the quick profile (not in test/CI;
 #                   needs `apt-get install chromium`); screenshots in results/lab-check/
@@ -14,7 +15,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-8)
 PROFILE ?= default
 
-.PHONY: setup test test-fast study study-claim1 study-claim2 bench lab-check clean-results
+.PHONY: setup test test-fast study study-claim1 study-claim2 study-all bench lab-check clean-results
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,8 @@ CLAIM2_LEVELS := [0.0, 0.25, 0.5, 0.75]
 study-claim2: $(STAMP)
 	$(BIN)/mmlib study --profile default --run claim2 -p sweep_levels "$(CLAIM2_LEVELS)"
 	$(BIN)/mmlib report
+
+study-all: study study-claim2 study-claim1
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

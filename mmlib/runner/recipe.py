@@ -33,7 +33,7 @@ STAGES = (("from scratch", ("audio", "video"), SCRATCH), ("fine-tuning", ("conca
 # The first grid's winners sat on its edges (patience 8, fine-tuning lr 2e-3: the largest tried); the wide grid
 # adds a value beyond every edge until each winner is inside (`mmlib recipe --grid wide`).
 SCRATCH_WIDE = [{"train.lr": lr, "train.patience": p} for lr in (2e-3, 1e-3, 5e-4, 2.5e-4) for p in (3, 8, 16)]
-FINETUNE_WIDE = [{"train.finetune_lr": lr} for lr in (1e-2, 5e-3, 2e-3, 5e-4, 2e-4)]
+FINETUNE_WIDE = [{"train.finetune_lr": lr} for lr in (5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 5e-4, 2e-4)]
 GRIDS = {"first": STAGES,
          "wide": (("from scratch", ("audio", "video"), SCRATCH_WIDE), ("fine-tuning", ("concat", "matchmap"),
                                                                        FINETUNE_WIDE))}
