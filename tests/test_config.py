@@ -119,7 +119,7 @@ def test_every_recipe_setting_is_written_once_per_profile():
         for key, value in RECIPES[name].settings.items():
             assert getattr(cfg.train, key.partition(".")[2]) == value, (name, key)
     assert not set(RECIPE_KEYS) & set(CPU_SIZES)
-    assert load_config("default").train.lr == 1e-3 and load_config("ravdess").train.lr == 2e-3
+    assert load_config("default").train.lr == 5e-4 and load_config("ravdess").train.lr == 2e-3
     assert load_config("paper").train.lr == TrainConfig().lr == 1.077e-4  # the authors' value, from the dataclass
     assert [n for n, r in sorted(RECIPES.items()) if r.validated] == ["default"]
     assert all(r.provenance.split(":")[0] in ("validated", "authors", "unvalidated", "smoke test")

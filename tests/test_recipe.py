@@ -9,7 +9,7 @@ from mmlib.config import load_config
 from mmlib.config.provenance import REPO
 from mmlib.runner import recipe
 
-RECORD = REPO / "results" / "recipe-default"
+RECORD = REPO / "results" / "recipe-default-wide"  # the record the default profile carries
 
 
 def test_validation_scores_are_the_kept_epochs(quick_session, tmp_path):

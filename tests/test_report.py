@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import time
 
 import pytest
 
@@ -134,6 +135,27 @@ def test_made_in_says_how_many_models_the_run_trained():
     assert "reusing the checkpoints of all its 3 models" in _made_in(m)
     m["checkpoints"] = [{"trained": True}] * 3
     assert _made_in(m) == "in 2.0 min on 2 cores (X)"
+    m["machine"]["load"] = {"mean_load_1min": 2.9}  # its own two workers and the notebook: alone
+    assert _made_in(m) == "in 2.0 min on 2 cores (X)"
+    m["machine"]["load"] = {"mean_load_1min": 4.2}  # another study beside it
+    assert _made_in(m) == ("in 2.0 min on 2 cores (X) while other work shared the cores (mean load 4.2 on 2 cores: "
+                           "slower than the run alone, so not a measure of its cost)")
+
+
+def test_the_load_sampler_averages_the_one_minute_load(tmp_path):
+    from mmlib.runner.study import LoadSampler
+
+    src = tmp_path / "loadavg"
+    src.write_text("3.50 2.00 1.00 3/200 12345\n")
+    sampler = LoadSampler(every=0.01, source=src).start()
+    time.sleep(0.05)
+    src.write_text("1.50 2.00 1.00 3/200 12345\n")
+    time.sleep(0.05)
+    out = sampler.stop()
+    assert out["samples"] >= 2 and out["max_load_1min"] == 3.5
+    assert 1.5 < out["mean_load_1min"] < 3.5
+    assert LoadSampler(source=tmp_path / "absent").start().stop() == {
+        "mean_load_1min": None, "max_load_1min": None, "samples": 0}
 
 
 def test_a_row_outside_its_family_says_so_instead_of_a_holm_p():

@@ -357,11 +357,12 @@ _CPU_UNVALIDATED = {**_AUTHORS, "train.lr": 2e-3, "train.max_epochs": 40}  # max
 RECIPES: dict[str, Recipe] = {
     "quick": Recipe({**_AUTHORS, "train.batch_size": 16, "train.lr": 3e-3, "train.max_epochs": 2, "train.patience": 2},
                     "smoke test: two epochs on a tiny corpus, for tests; not a model of anything"),
-    # chosen on validation speakers by `mmlib recipe` (results/recipe-default/: every setting tried, its
-    # validation UA, the criterion; tests/test_recipe.py checks these values against that record)
-    "default": Recipe({**_AUTHORS, "train.lr": 1e-3, "train.max_epochs": 40, "train.patience": 8,
-                       "train.finetune_lr": 2e-3},
-                      "validated: chosen on validation speakers by `mmlib recipe` (results/recipe-default/)",
+    # chosen on validation speakers by `mmlib recipe --grid wide` (results/recipe-default-wide/: every setting
+    # tried, its validation UA, the criterion; tests/test_recipe.py checks these values against that record)
+    "default": Recipe({**_AUTHORS, "train.lr": 5e-4, "train.max_epochs": 40, "train.patience": 8,
+                       "train.finetune_lr": 1e-2},
+                      "validated: chosen on validation speakers by `mmlib recipe --grid wide` "
+                      "(results/recipe-default-wide/)",
                       validated=True),
     "paper": Recipe(_AUTHORS, "authors: the published code's settings (AdamW, batch 32, patience 3), not re-chosen"),
     "ravdess": Recipe(_CPU_UNVALIDATED, "unvalidated: the CPU sizes' starting point, never chosen on validation "

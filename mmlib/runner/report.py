@@ -162,6 +162,9 @@ def with_quoted_runs(run: Path, primary: pd.DataFrame) -> tuple[pd.DataFrame, li
     return pd.concat(parts, ignore_index=True), notes
 
 
+SHARED_LOAD = 1.5  # a run's mean 1-minute load above this many times the cores: other work shared them
+
+
 def _machine(m: dict) -> str:
     cpu = (m.get("machine") or {}).get("cpu_model") or "an unrecorded CPU"
     return f"on {(m.get('machine') or {}).get('cpus', '?')} cores ({cpu})"
@@ -173,6 +176,11 @@ def _made_in(m: dict) -> str:
     ckpts = m.get("checkpoints") or []
     trained = sum(bool(c.get("trained")) for c in ckpts)
     made = f"in {m['wall_seconds']['total'] / 60:.1f} min {_machine(m)}"
+    machine = m.get("machine") or {}
+    load, cpus = (machine.get("load") or {}).get("mean_load_1min"), machine.get("cpus")
+    if load is not None and cpus and load > SHARED_LOAD * cpus:
+        made += (f" while other work shared the cores (mean load {load:.1f} on {cpus} cores: slower than the run "
+                 "alone, so not a measure of its cost)")
     if ckpts and trained == 0:
         made += (f", reusing the checkpoints of all its {len(ckpts)} models (same model keys, same training code; "
                  "their weight digests are in the manifest)")
@@ -300,11 +308,11 @@ def render(run_dir: str | Path) -> str:
                   "one-sided; equivalence by TOST at the declared margin):", ""] + primary_table(primary) + [""]
         forecast = rerun_sentence(primary)
         lines += [forecast, ""] if forecast else []
-    record = run.parent / f"recipe-{m['profile']}"
-    if (record / "choice.json").exists():
-        from mmlib.runner.recipe import sentence
+    for record in (run.parent / f"recipe-{m['profile']}", run.parent / f"recipe-{m['profile']}-wide"):
+        if (record / "choice.json").exists():  # the first grid, then the wide one: every setting ever tried
+            from mmlib.runner.recipe import sentence
 
-        lines += [sentence(record), ""]
+            lines += [f"[`{record.name}/`](../{record.name}/): {sentence(record)}", ""]
     later = _pending_recipe(run, m, "../")
     if later:
         lines += [later, ""]

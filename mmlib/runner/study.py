@@ -286,6 +286,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     cfg = cfg.with_overrides({"data.data_dir": data_dir, "data.root": data_root})
     print(f"[study] data in {paths.shown(data_dir)}, results in {paths.shown(final)}", flush=True)
     t_start = time.time()
+    load = LoadSampler().start()
 
     # corpus and features first, with their own progress bars (the notebooks then hit the cache)
     print(f"[study] {run_name}: corpus and features (profile {cfg.profile})", flush=True)
@@ -369,7 +370,8 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
         "versions": versions(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), **cpu_identity(), "argv": sys.argv},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), **cpu_identity(), "argv": sys.argv,
+                    "load": load.stop()},
         "wall_seconds": {"total": round(time.time() - t_start, 1), **timings},
         "skipped": json.loads(skipped_file.read_text()) if skipped_file.exists() else {},
         "face_crop": face_crop,
@@ -387,6 +389,43 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     shutil.rmtree(results / f"{run_name}.failed", ignore_errors=True)
     print(f"[study] done in {manifest['wall_seconds']['total']} s -> {paths.shown(final)}", flush=True)
     return final
+
+
+class LoadSampler:
+    """The machine's 1-minute load average (/proc/loadavg), sampled every `every` seconds in a daemon thread
+    while a run lasts. Its mean over the run beside the core count says whether other work shared the cores:
+    a run alone keeps the load near its own workers; a timing taken beside other work is slower than alone."""
+
+    def __init__(self, every: float = 30.0, source: str | Path = "/proc/loadavg"):
+        self.every, self.source, self.samples = every, Path(source), []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self) -> float | None:
+        try:
+            return float(self.source.read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # no /proc (macOS): no load recorded
+            return None
+
+    def _run(self) -> None:
+        while True:
+            value = self._read()
+            if value is not None:
+                self.samples.append(value)
+            if self._stop.wait(self.every):
+                return
+
+    def start(self) -> "LoadSampler":
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict:
+        """{"mean_load_1min", "max_load_1min", "samples"} over the run (None without samples)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        s = self.samples
+        return {"mean_load_1min": round(sum(s) / len(s), 2) if s else None,
+                "max_load_1min": round(max(s), 2) if s else None, "samples": len(s)}
 
 
 def core_use(checkpoints: list[dict], cfg: StudyConfig, wall: float) -> dict:
