@@ -224,13 +224,19 @@ def bottom_line(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def _recipe_records(run: Path, profile: str) -> tuple[Path, Path]:
+    """The recipe records beside `run` for its profile, first grid then wide grid (results/recipe-<profile>/,
+    results/recipe-<profile>-wide/), written or not."""
+    return run.parent / f"recipe-{profile}", run.parent / f"recipe-{profile}-wide"
+
+
 def _pending_recipe(run: Path, m: dict, link_prefix: str) -> str:
-    """recipe.pending for the wide recipe record beside `run` (results/recipe-<profile>-wide/), if there is one;
-    its link is `link_prefix` + the folder's name."""
-    wide = run.parent / f"recipe-{m['profile']}-wide"
+    """recipe.pending for the wide recipe record beside `run`, if there is one; its link is `link_prefix` + the
+    folder's name."""
+    wide = _recipe_records(run, m["profile"])[1]
     if not (wide / "choice.json").exists() or not (m.get("recipe") or {}).get("settings"):
         return ""
-    from mmlib.runner.recipe import pending
+    from mmlib.runner.recipe import pending  # torch-free until a record is there
 
     return pending(wide, m["recipe"]["settings"], f"{link_prefix}{wide.name}/")
 
@@ -308,11 +314,11 @@ def render(run_dir: str | Path) -> str:
                   "one-sided; equivalence by TOST at the declared margin):", ""] + primary_table(primary) + [""]
         forecast = rerun_sentence(primary)
         lines += [forecast, ""] if forecast else []
-    for record in (run.parent / f"recipe-{m['profile']}", run.parent / f"recipe-{m['profile']}-wide"):
-        if (record / "choice.json").exists():  # the first grid, then the wide one: every setting ever tried
-            from mmlib.runner.recipe import sentence
+    records = [r for r in _recipe_records(run, m["profile"]) if (r / "choice.json").exists()]
+    if records:  # the first grid, then the wide one: every setting ever tried
+        from mmlib.runner.recipe import sentence
 
-            lines += [f"[`{record.name}/`](../{record.name}/): {sentence(record)}", ""]
+        lines += [line for r in records for line in (f"[`{r.name}/`](../{r.name}/): {sentence(r)}", "")]
     later = _pending_recipe(run, m, "../")
     if later:
         lines += [later, ""]
