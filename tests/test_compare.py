@@ -115,7 +115,8 @@ def test_cpu_identity_reads_the_model_name_and_torchs_capability(tmp_path):
                     "processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU\n")
     got = cpu_identity(info)
     assert got == {"cpu_model": "Intel(R) Xeon(R) Gold 6338 CPU",
-                   "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+                   "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                   "cpu_bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported()}
     import platform
 
     assert cpu_identity(tmp_path / "missing")["cpu_model"] == (platform.processor() or None)

@@ -328,8 +328,9 @@ CPU_SIZES: dict[str, Any] = {
     "model.audio_final_kernel": 3,
     "model.video_arch": "narrow",
     "model.video_width": 8,
-    "model.pool_hw": 2,  # 32 px faces / 16 = 2 x 2 trunk cells: the matchmap's 4 video positions, none repeated
-    # (narrow_downsample=8 keeps 4 x 4 cells; benchmarks/bench_training.py --positions times both)
+    "model.narrow_downsample": 8,  # 32 px faces / 8 = 4 x 4 trunk cells: the matchmap's 16 video positions, none
+    "model.pool_hw": 4,  # repeated (the paper's has 7 x 7 = 49 of 112 px faces; 2 x 2 cells, downsampling 16, gave 4
+    # until issue 23; benchmarks/bench_training.py --positions times both)
 }
 
 # The settings that make a training recipe. Each profile writes every one of them exactly once, in RECIPES.

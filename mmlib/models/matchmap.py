@@ -17,7 +17,8 @@ mean. Every item needs at least one real frame.
     MISA/SIMA  one GEMM per chunk of videos, "i d p, j d t -> i p j t", chunked so that memory
                stays bounded; a custom autograd function keeps only the argmax indices and
                rebuilds the gradient chunk by chunk (two GEMMs), so backward is bounded too.
-Frames after the last real frame of every item are cropped before the GEMMs.
+Frames after the last real frame of every item are cropped before the GEMMs. Under autocast the two streams may
+arrive in different dtypes (bf16 from a convolution, fp32 from a norm): both are promoted to the wider first.
 The max passes its gradient to the single argmax, as torch.max(dim) does in DAVEnet's loop.
 """
 
@@ -124,6 +125,9 @@ def pairwise_similarity(
     I, D = video.shape[:2]
     J, _, T = audio.shape
     V = video.reshape(I, D, -1)  # (I, D, P)
+    if V.dtype != audio.dtype:  # under autocast one stream may arrive in bf16, the other in fp32 (e.g. after a norm)
+        dtype = torch.promote_types(V.dtype, audio.dtype)
+        V, audio = V.to(dtype), audio.to(dtype)
     mask = _full_mask(audio_mask, J, T, audio.device)  # (J, T)
     A = audio.masked_fill(~mask[:, None, :], 0.0)  # (J, D, T): padding can't leak, even inf/nan
     if kind == "SISA":

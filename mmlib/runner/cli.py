@@ -107,10 +107,11 @@ def cmd_recipe(args) -> None:
     from mmlib.runner import recipe
     from mmlib.runner.session import open_session
 
-    out = paths.resolve(args.out or f"results/recipe-{args.profile}{'-wide' if args.grid == 'wide' else ''}", "--out")
+    out = paths.resolve(args.out or f"results/recipe-{args.profile}{'' if args.grid == 'first' else '-' + args.grid}",
+                        "--out")
     session = open_session(args.profile, data_dir=args.data_dir or "data", results_dir=str(out),
                            overrides=_overrides(args.override), progress=not args.quiet)
-    record = recipe.select(session, recipe.GRIDS[args.grid])
+    record = recipe.select(session, recipe.GRIDS[args.grid], recipe.TOLERANCE.get(args.grid, 0.0))
     recipe.write(record, out, args.profile, args.grid)
     print(record["summary"].to_string(index=False))
     print(f"chosen: {record['choice']} -> {paths.shown(out)}")
@@ -232,9 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("recipe", help="choose the training recipe on validation speakers (record in results/)")
     c.add_argument("--profile", default="default")
     c.add_argument("--data-dir", default=None)
-    c.add_argument("--out", default=None, help="record folder (default results/recipe-<profile>[-wide])")
-    c.add_argument("--grid", default="first", choices=["first", "wide"],
-                   help="the candidates: the first grid, or the wide one (a value beyond every edge winner)")
+    c.add_argument("--out", default=None, help="record folder (default results/recipe-<profile>[-<grid>])")
+    c.add_argument("--grid", default="first", choices=["first", "wide", "precision"],
+                   help="the candidates: the first grid, the wide one (a value beyond every edge winner), or "
+                        "bf16 autocast against fp32 (bf16 kept unless fp32 is better by more than 1 point)")
     c.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(fn=cmd_recipe)

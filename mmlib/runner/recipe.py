@@ -34,10 +34,21 @@ STAGES = (("from scratch", ("audio", "video"), SCRATCH), ("fine-tuning", ("conca
 # adds a value beyond every edge until each winner is inside (`mmlib recipe --grid wide`).
 SCRATCH_WIDE = [{"train.lr": lr, "train.patience": p} for lr in (2e-3, 1e-3, 5e-4, 2.5e-4) for p in (3, 8, 16)]
 FINETUNE_WIDE = [{"train.finetune_lr": lr} for lr in (5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 5e-4, 2e-4)]
+# bf16 autocast against fp32 (issue 23 item 7: use what the CPU offers, with results checked against fp32), both
+# stages. Declared before the run: bf16, listed first (about 0.7x the fp32 step time on a CPU with native bf16,
+# benchmarks/bench_training.py --precision), is kept unless fp32 beats it by more than TOLERANCE["precision"].
+PRECISION = [{"train.precision": "bf16-mixed"}, {"train.precision": "32-true"}]
 GRIDS = {"first": STAGES,
          "wide": (("from scratch", ("audio", "video"), SCRATCH_WIDE), ("fine-tuning", ("concat", "matchmap"),
-                                                                       FINETUNE_WIDE))}
+                                                                       FINETUNE_WIDE)),
+         "precision": (("from scratch", ("audio", "video"), PRECISION), ("fine-tuning", ("concat", "matchmap"),
+                                                                         PRECISION))}
+# A grid whose first candidate is kept unless another beats its validation UA by more than this (a fraction):
+# a setting chosen for speed must not cost accuracy, and a difference inside seed noise is no reason to pay.
+TOLERANCE = {"precision": 0.01}
 CRITERION = "mean validation UA at the kept epoch, over folds and heads (seed {seed}); ties: the first listed"
+CRITERION_TOLERANT = ("mean validation UA at the kept epoch, over folds and heads (seed {seed}); the first listed is "
+                      "kept unless another is higher by more than {points:g} points")
 
 
 def validation_scores(checkpoint: str | Path) -> dict:
@@ -64,9 +75,10 @@ def evaluate(session: Session, stage: str, heads, candidates: list[dict], base: 
     return pd.DataFrame(rows)
 
 
-def select(session: Session, stages=None) -> dict:
+def select(session: Session, stages=None, tolerance: float = 0.0) -> dict:
     """Both stages (`stages`: one of GRIDS, default STAGES); {"tried": per candidate, head and fold, "summary": per
-    candidate, "choice": overrides}."""
+    candidate, "choice": overrides}. `tolerance` > 0: a stage keeps its first candidate unless another's validation
+    UA is higher by more than that (TOLERANCE)."""
     seed = session.cfg.seeds[0]
     base: dict = {}
     tried, summary = [], []
@@ -76,12 +88,15 @@ def select(session: Session, stages=None) -> dict:
             val_ua=("val_ua", "mean"), val_ce=("val_ce", "mean"), kept_epoch=("kept_epoch", "median"),
             epochs_run=("epochs_run", "median"), trainings=("fold", "size")).reset_index()
         best = int(s["val_ua"].idxmax())  # first maximum: the earlier candidate wins a tie
+        if s.loc[best, "val_ua"] - s.loc[0, "val_ua"] <= tolerance:
+            best = 0
         s["chosen"] = s.index == best
         base = {**base, **candidates[int(s.loc[best, "candidate"])]}
         tried.append(t)
         summary.append(s)
     return {"tried": pd.concat(tried, ignore_index=True), "summary": pd.concat(summary, ignore_index=True),
-            "choice": base, "criterion": CRITERION.format(seed=seed)}
+            "choice": base, "criterion": (CRITERION_TOLERANT.format(seed=seed, points=100 * tolerance) if tolerance
+                                          else CRITERION.format(seed=seed))}
 
 
 def write(record: dict, out: str | Path, profile: str, grid: str = "first") -> Path:
@@ -135,4 +150,5 @@ def sentence(record_dir: str | Path) -> str:
 
 
 def _settings(setting: str) -> str:
-    return ", ".join(f"{k.split('.')[-1]} {v:g}" for k, v in json.loads(setting).items())
+    return ", ".join(f"{k.split('.')[-1]} {v:g}" if isinstance(v, (int, float)) else f"{k.split('.')[-1]} {v}"
+                     for k, v in json.loads(setting).items())

@@ -107,8 +107,10 @@ def versions() -> dict[str, str]:
 def cpu_identity(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | None]:
     """The machine's CPU for the manifest: {"cpu_model": /proc/cpuinfo's first "model name" (else
     platform.processor(), else None), "cpu_capability": the instruction set torch's CPU kernels use here
-    (torch.backends.cpu.get_cpu_capability(), e.g. "AVX2" or "AVX512"; None without torch)}. Runs on different
-    CPUs can differ in their last digits: this says which CPU made which numbers."""
+    (torch.backends.cpu.get_cpu_capability(), e.g. "AVX2" or "AVX512"; None without torch), "cpu_bf16": whether
+    oneDNN runs bfloat16 natively here (AVX512-BF16 or AMX; without it bf16 autocast is emulated and slower than fp32;
+    None when torch cannot say)}. Runs on different CPUs can differ in their last digits: this says which CPU made
+    which numbers."""
     model = None
     try:
         for line in Path(cpuinfo).read_text(errors="replace").splitlines():
@@ -124,7 +126,13 @@ def cpu_identity(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | None]
         capability = str(torch.backends.cpu.get_cpu_capability())
     except (ImportError, AttributeError, RuntimeError):
         capability = None
-    return {"cpu_model": model or platform.processor() or None, "cpu_capability": capability}
+    try:
+        import torch
+
+        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):
+        bf16 = None
+    return {"cpu_model": model or platform.processor() or None, "cpu_capability": capability, "cpu_bf16": bf16}
 
 
 class _ConsoleProgress(threading.Thread):
@@ -285,6 +293,10 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     data_root = None if data_root is None else str(paths.resolve(data_root, "data_root", may_leave=True))
     cfg = cfg.with_overrides({"data.data_dir": data_dir, "data.root": data_root})
     print(f"[study] data in {paths.shown(data_dir)}, results in {paths.shown(final)}", flush=True)
+    if str(cfg.train.precision).startswith("bf16") and cpu_identity().get("cpu_bf16") is False:
+        print(f"[study] note: profile {cfg.profile} trains under bf16 autocast (train.precision "
+              f"{cfg.train.precision}), which this CPU emulates: expect the trainings to be slower than in fp32; "
+              "`-o train.precision=32-true` trains in fp32 (other numbers, other checkpoints)", flush=True)
     t_start = time.time()
     load = LoadSampler().start()
 

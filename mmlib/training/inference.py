@@ -7,6 +7,8 @@ mmlib.data.inputs).
     pred = inference.predict(model, parts.test, spec)   # id, fold, seed, model, speaker, true, pred, p_<class>
     pred = inference.predict(model, inputs.test, spec, missing="video")   # video zero-filled after normalization
 
+Predictions run under the autocast the model was validated under in training (`autocast`: bf16 for train.precision
+"bf16-mixed", else fp32), so the epoch kept on validation scores is the model the test scores see.
 A missing stream is zero-filled after normalization (data/blanking.py), i.e. set to the normalizer's mean
 (the speaker's mean with data.speaker_norm), MMIN's zero-filling. When audio is cut into chunks, chunk
 logits are averaged per utterance before softmax and argmax.
@@ -37,7 +39,8 @@ def predict(model: torch.nn.Module, ds: EmotionDataset, spec: ModelSpec, missing
     counts = torch.zeros(len(ds.ids))
     for batch in loader(ds, spec, batch_size=batch_size):
         batch = blanking.blank(batch, missing)
-        logits = model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))["logits"].float()
+        with autocast(model, spec.config.train.precision):
+            logits = model(batch.get("audio"), batch.get("video"), batch.get("audio_lengths"))["logits"].float()
         sums.index_add_(0, batch["utt_index"], logits)
         counts.index_add_(0, batch["utt_index"], torch.ones(len(logits)))
     probs = torch.softmax(sums / counts[:, None], dim=1).numpy()
@@ -47,6 +50,13 @@ def predict(model: torch.nn.Module, ds: EmotionDataset, spec: ModelSpec, missing
     for i, c in enumerate(classes):
         out[f"p_{c}"] = probs[:, i]
     return out
+
+
+def autocast(model: torch.nn.Module, precision: str) -> torch.autocast:
+    """The autocast a model was validated under during training: bfloat16 for train.precision "bf16-mixed" or
+    "bf16-true" (Lightning's names), on the device of the model's weights; otherwise a disabled context (fp32)."""
+    device = next(model.parameters()).device.type
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=str(precision).startswith("bf16"))
 
 
 class torch_threads:
