@@ -95,14 +95,20 @@ def test_primary_test_is_the_paired_contrast_with_its_fold_level_tests():
                       make_pred("concat", lambda k: 0.6, seeds=(42, 43, 44), rs=2)], ignore_index=True)
     row = power.primary_test(pred, n_boot=500)
     ref = stats.paired(pred, "matchmap", "concat", "UA", n_boot=500)
-    assert (row["estimate"], row["lo"], row["hi"], row["p"]) == (ref["diff"], ref["diff_lo"], ref["diff_hi"], ref["p_t"])
-    assert row["interval"] == "two-stage bootstrap" and (row["folds"], row["seeds"], row["runs"]) == (5, 3, 15)
+    assert (row["estimate"], row["p"]) == (ref["diff"], ref["p_t"])
+    assert (row["boot_lo"], row["boot_hi"], row["boot_interval"]) == (ref["diff_lo"], ref["diff_hi"],
+                                                                      "two-stage bootstrap")
+    assert row["interval"] == "t over fold means" and (row["folds"], row["seeds"], row["runs"]) == (5, 3, 15)
     # the fold values: each fold's mean over its seeds of the per-run UA difference
     ua = {m: pred[pred["model"] == m].groupby(["fold", "seed"]).apply(
         lambda g: np.mean([(g["pred"][g["true"] == c] == c).mean() for c in sorted(set(g["true"]))]))
         for m in ("matchmap", "concat")}
     d = (ua["matchmap"] - ua["concat"]).groupby("fold").mean().to_numpy()
     assert row["estimate"] == pytest.approx(d.mean(), rel=1e-12)
+    # the row's interval is the t-test's own (scipy's t interval of the fold values at 95 %): one test, one rule
+    lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    assert (row["lo"], row["hi"]) == (pytest.approx(lo, rel=1e-12), pytest.approx(hi, rel=1e-12))
+    assert (row["lo"] > 0) == (row["p"] < 0.05)
     assert row["mde"] == pytest.approx(power.mde(d), rel=1e-12)
     assert row["p_vs_paper"] == pytest.approx(sps.ttest_1samp(d, 0.07, alternative="less").pvalue, rel=1e-12)
     assert row["p_tost"] == pytest.approx(power.tost(d, 0.04)["p"], rel=1e-12) and row["tost_margin"] == 0.04

@@ -10,6 +10,7 @@ from mmlib.config.provenance import REPO
 from mmlib.runner import recipe
 
 RECORD = REPO / "results" / "recipe-default-wide"  # the record the default profile carries
+PRECISION_RECORD = REPO / "results" / "recipe-default-precision"  # bf16 against fp32, validation speakers only
 
 
 def test_validation_scores_are_the_kept_epochs(quick_session, tmp_path):
@@ -53,6 +54,26 @@ def test_the_default_profile_carries_the_recorded_choice():
         assert getattr(getattr(cfg, section), name) == value, key
     summary = pd.read_csv(RECORD / "summary.csv")
     assert summary.groupby("stage")["chosen"].sum().eq(1).all()  # one winner per stage, every setting recorded
+
+
+def test_a_tolerant_stage_keeps_its_first_candidate_unless_beaten_by_more_than_the_tolerance():
+    assert recipe.chosen_row([0.70, 0.72, 0.72]) == 1  # the highest; a tie goes to the earlier
+    assert recipe.chosen_row([0.72, 0.72]) == 0
+    assert recipe.chosen_row([0.70, 0.709], tolerance=0.01) == 0  # fp32 better by 0.9 points: bf16 kept
+    assert recipe.chosen_row([0.70, 0.711], tolerance=0.01) == 1  # by 1.1 points: fp32 chosen
+    assert recipe.chosen_row([0.75, 0.70], tolerance=0.01) == 0
+    assert recipe.TOLERANCE["precision"] == 0.01 and recipe.PRECISION[0] == {"train.precision": "bf16-mixed"}
+    assert recipe._settings('{"train.precision": "bf16-mixed"}') == "precision bf16-mixed"
+    assert (recipe._points(0.01), recipe._points(0.005)) == ("1 point", "0.5 points")
+
+
+@pytest.mark.skipif(not (PRECISION_RECORD / "choice.json").exists(), reason="no committed precision record")
+def test_the_default_profile_trains_in_the_precision_its_record_chose():
+    record = json.loads((PRECISION_RECORD / "choice.json").read_text())
+    assert load_config("default").train.precision == record["choice"]["train.precision"]
+    assert record["grid"] == "precision" and "more than 1 point" in record["criterion"]
+    summary = pd.read_csv(PRECISION_RECORD / "summary.csv")
+    assert summary.groupby("stage")["chosen"].sum().eq(1).all() and len(summary) == 4  # both precisions, both stages
 
 
 def test_pending_names_what_a_record_prefers_over_the_carried_recipe(tmp_path):

@@ -48,7 +48,7 @@ GRIDS = {"first": STAGES,
 TOLERANCE = {"precision": 0.01}
 CRITERION = "mean validation UA at the kept epoch, over folds and heads (seed {seed}); ties: the first listed"
 CRITERION_TOLERANT = ("mean validation UA at the kept epoch, over folds and heads (seed {seed}); the first listed is "
-                      "kept unless another is higher by more than {points:g} points")
+                      "kept unless another is higher by more than {points}")
 
 
 def validation_scores(checkpoint: str | Path) -> dict:
@@ -75,6 +75,19 @@ def evaluate(session: Session, stage: str, heads, candidates: list[dict], base: 
     return pd.DataFrame(rows)
 
 
+def _points(fraction: float) -> str:
+    x = 100 * fraction
+    return f"{x:g} point" + ("" if x == 1 else "s")
+
+
+def chosen_row(val_ua, tolerance: float = 0.0) -> int:
+    """The chosen candidate among a stage's mean validation UAs (listed order): the highest, the earlier on a tie;
+    with `tolerance` > 0 the first listed unless the highest beats it by more than `tolerance`."""
+    val_ua = list(val_ua)
+    best = max(range(len(val_ua)), key=lambda i: (val_ua[i], -i))
+    return 0 if val_ua[best] - val_ua[0] <= tolerance else best
+
+
 def select(session: Session, stages=None, tolerance: float = 0.0) -> dict:
     """Both stages (`stages`: one of GRIDS, default STAGES); {"tried": per candidate, head and fold, "summary": per
     candidate, "choice": overrides}. `tolerance` > 0: a stage keeps its first candidate unless another's validation
@@ -87,15 +100,13 @@ def select(session: Session, stages=None, tolerance: float = 0.0) -> dict:
         s = t.groupby(["stage", "candidate", "setting"], sort=True).agg(
             val_ua=("val_ua", "mean"), val_ce=("val_ce", "mean"), kept_epoch=("kept_epoch", "median"),
             epochs_run=("epochs_run", "median"), trainings=("fold", "size")).reset_index()
-        best = int(s["val_ua"].idxmax())  # first maximum: the earlier candidate wins a tie
-        if s.loc[best, "val_ua"] - s.loc[0, "val_ua"] <= tolerance:
-            best = 0
+        best = chosen_row(s["val_ua"].to_numpy(), tolerance)
         s["chosen"] = s.index == best
         base = {**base, **candidates[int(s.loc[best, "candidate"])]}
         tried.append(t)
         summary.append(s)
     return {"tried": pd.concat(tried, ignore_index=True), "summary": pd.concat(summary, ignore_index=True),
-            "choice": base, "criterion": (CRITERION_TOLERANT.format(seed=seed, points=100 * tolerance) if tolerance
+            "choice": base, "criterion": (CRITERION_TOLERANT.format(seed=seed, points=_points(tolerance)) if tolerance
                                           else CRITERION.format(seed=seed))}
 
 
