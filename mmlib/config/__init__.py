@@ -317,8 +317,8 @@ def _coerce(current: Any, value: Any, key: str) -> Any:
     return value
 
 
-# Small inputs and models: a CPU study in minutes (default, ravdess and cremad share them). Sizes only: how a
-# profile trains (its recipe) lives in RECIPES, once per profile.
+# Small inputs and models: a CPU study in minutes (default, ravdess and cremad share them). Sizes and numerics only:
+# how a profile trains (its recipe) lives in RECIPES, once per profile.
 CPU_SIZES: dict[str, Any] = {
     "video.n_frames": 4,  # for speed (8 frames: every video-bearing training ~1.8x slower); chosen after test-fold
     # video UA had been seen (results/settings_history.csv)
@@ -331,6 +331,8 @@ CPU_SIZES: dict[str, Any] = {
     "model.narrow_downsample": 8,  # 32 px faces / 8 = 4 x 4 trunk cells: the matchmap's 16 video positions, none
     "model.pool_hw": 4,  # repeated (the paper's has 7 x 7 = 49 of 112 px faces; 2 x 2 cells, downsampling 16, gave 4
     # until issue 23; benchmarks/bench_training.py --positions times both)
+    "train.precision": "bf16-mixed",  # bf16 autocast, fp32 weights: ~0.7x the step time where the CPU has native bf16;
+    # kept on validation speakers against fp32 by `mmlib recipe --grid precision` (results/recipe-default-precision/)
 }
 
 # The settings that make a training recipe. Each profile writes every one of them exactly once, in RECIPES.
