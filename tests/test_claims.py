@@ -139,9 +139,11 @@ def test_claim2_primary_rows_are_the_trend_contrast_with_power_and_replace_earli
     rows = claims.primary_claim2(sweep)
     assert rows["claim"].tolist() == ["2 (face)", "2 (voice)"]
     assert list(rows.columns[:len(power.COLUMNS)]) == list(power.COLUMNS)
-    for r in rows.itertuples():  # the same slope, interval and fold-level p as reliability.trend
+    for r in rows.itertuples():  # the same slope, bootstrap interval and fold-level p as reliability.trend
         t = reliability.trend(sweep, r.claim[3:-1], "matchmap", "concat")
-        assert (r.estimate, r.lo, r.hi, r.p) == pytest.approx((t["diff"], t["diff_lo"], t["diff_hi"], t["p_t"]))
+        assert (r.estimate, r.boot_lo, r.boot_hi, r.p) == pytest.approx((t["diff"], t["diff_lo"], t["diff_hi"],
+                                                                          t["p_t"]))
+        assert r.interval == "t over fold means" and (r.lo > 0 or r.hi < 0) == (r.p < 0.05)  # the test's own
         assert np.isnan(r.p_vs_paper) and "gain is" not in r.verdict and "equivalence within ±4 points" in r.verdict
         assert r.mde > 0
     claim1 = pd.DataFrame({"claim": ["1", "2 (face)"], "contrast": ["a", "stale"]})

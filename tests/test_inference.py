@@ -102,3 +102,15 @@ def test_torch_threads_are_restored():
     with inference.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_predictions_run_under_the_autocast_the_model_was_trained_with():
+    net = torch.nn.Linear(4, 2)
+    x = torch.randn(3, 4)
+    with inference.autocast(net, "bf16-mixed"):
+        assert net(x).dtype == torch.bfloat16  # CPU autocast: the matrix product in bf16
+    for precision in ("32-true", "auto"):
+        with inference.autocast(net, precision):
+            assert net(x).dtype == torch.float32
+    with inference.autocast(torch.nn.Identity(), "bf16-mixed"):  # no weights: the CPU's autocast, nothing to fail
+        assert torch.is_autocast_enabled("cpu")

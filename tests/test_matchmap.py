@@ -137,3 +137,25 @@ def test_float32_and_default_chunking():
         S = pairwise_similarity(V.float(), A.float(), kind, mask_of(lengths, 10))
         assert S.dtype == torch.float32
         assert torch.allclose(S.double(), slow_pairwise(V, A, kind, lengths), atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["MISA", "SIMA"])
+def test_streams_of_two_dtypes_under_autocast_are_promoted_and_train(kind):
+    """Under bf16 autocast the video stream may arrive in bf16 and the audio stream in fp32 (or the reverse): the
+    scores and both gradients then match the fp32 computation to bf16's precision (8 bits of mantissa)."""
+    g = torch.Generator().manual_seed(3)
+    V = torch.randn(4, 8, 16, generator=g)  # 16 video positions, as the CPU profiles' 4 x 4 cells
+    A = torch.randn(4, 8, 12, generator=g)
+    lengths = torch.tensor([12, 9, 5, 12])
+    ref_v, ref_a = V.clone().requires_grad_(), A.clone().requires_grad_()
+    ref = pairwise_similarity(ref_v, ref_a, kind, mask_of(lengths, 12))
+    ref.sum().backward()
+    low_v, low_a = V.to(torch.bfloat16).requires_grad_(), A.clone().requires_grad_()  # two dtypes
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = pairwise_similarity(low_v, low_a, kind, mask_of(lengths, 12))
+    low.float().sum().backward()
+    assert low_v.grad.dtype == torch.bfloat16 and low_a.grad.dtype == torch.float32
+    scale = ref.abs().max()
+    assert (low.float() - ref).abs().max() <= 0.03 * scale
+    assert (low_v.grad.float() - ref_v.grad).abs().max() <= 0.03 * ref_v.grad.abs().max()
+    assert (low_a.grad - ref_a.grad).abs().max() <= 0.03 * ref_a.grad.abs().max()

@@ -228,16 +228,18 @@ def bottom_line(run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
-def _recipe_records(run: Path, profile: str) -> tuple[Path, Path]:
-    """The recipe records beside `run` for its profile, first grid then wide grid (results/recipe-<profile>/,
-    results/recipe-<profile>-wide/), written or not."""
-    return run.parent / f"recipe-{profile}", run.parent / f"recipe-{profile}-wide"
+def _recipe_records(run: Path, profile: str) -> list[Path]:
+    """Every recipe record written beside `run` for its profile: results/recipe-<profile>/ (the first grid), then
+    results/recipe-<profile>-*/ by name (the wide grid the profile carries, the precision check, earlier records
+    kept under the name of the setting they were made on)."""
+    first = run.parent / f"recipe-{profile}"
+    return [d for d in [first, *sorted(run.parent.glob(f"recipe-{profile}-*"))] if (d / "choice.json").exists()]
 
 
 def _pending_recipe(run: Path, m: dict, link_prefix: str) -> str:
-    """recipe.pending for the wide recipe record beside `run`, if there is one; its link is `link_prefix` + the
-    folder's name."""
-    wide = _recipe_records(run, m["profile"])[1]
+    """recipe.pending for the wide recipe record beside `run` (results/recipe-<profile>-wide/), if there is one; its
+    link is `link_prefix` + the folder's name."""
+    wide = run.parent / f"recipe-{m['profile']}-wide"
     if not (wide / "choice.json").exists() or not (m.get("recipe") or {}).get("settings"):
         return ""
     from mmlib.runner.recipe import pending  # torch-free until a record is there
@@ -320,8 +322,8 @@ def render(run_dir: str | Path) -> str:
             + primary_table(primary, boot=True) + [""]
         forecast = rerun_sentence(primary)
         lines += [forecast, ""] if forecast else []
-    records = [r for r in _recipe_records(run, m["profile"]) if (r / "choice.json").exists()]
-    if records:  # the first grid, then the wide one: every setting ever tried
+    records = _recipe_records(run, m["profile"])
+    if records:  # every setting ever tried
         from mmlib.runner.recipe import sentence
 
         lines += [line for r in records for line in (f"[`{r.name}/`](../{r.name}/): {sentence(r)}", "")]
