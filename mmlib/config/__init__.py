@@ -363,9 +363,9 @@ RECIPES: dict[str, Recipe] = {
     # chosen on validation speakers by `mmlib recipe --grid wide` (results/recipe-default-wide/: every setting
     # tried, its validation UA, the criterion; tests/test_recipe.py checks these values against that record)
     "default": Recipe({**_AUTHORS, "train.lr": 5e-4, "train.max_epochs": 40, "train.patience": 8,
-                       "train.finetune_lr": 1e-2},
-                      "validated: chosen on validation speakers by `mmlib recipe --grid wide` "
-                      "(results/recipe-default-wide/)",
+                       "train.finetune_lr": 5e-3},
+                      "validated: chosen on validation speakers by `mmlib recipe --grid wide` on the 16-position "
+                      "bf16 models (results/recipe-default-wide/)",
                       validated=True),
     "paper": Recipe(_AUTHORS, "authors: the published code's settings (AdamW, batch 32, patience 3), not re-chosen"),
     "ravdess": Recipe(_CPU_UNVALIDATED, "unvalidated: the CPU sizes' starting point, never chosen on validation "
