@@ -53,8 +53,9 @@ def predict(model: torch.nn.Module, ds: EmotionDataset, spec: ModelSpec, missing
 
 
 def autocast(model: torch.nn.Module, precision: str) -> torch.autocast:
-    """The autocast a model was validated under during training: bfloat16 for train.precision "bf16-mixed" or
-    "bf16-true" (Lightning's names), on the device of the model's weights; otherwise a disabled context (fp32)."""
+    """The autocast a model was validated under during training: bfloat16 autocast for a bf16 train.precision
+    (Lightning's "bf16-mixed" autocasts exactly so; "bf16-true" casts the weights instead, which this only
+    approximates), on the device of the model's weights; otherwise a disabled context (fp32)."""
     device = next(iter(model.parameters()), torch.empty(0)).device.type  # a model without weights: the CPU
     return torch.autocast(device, dtype=torch.bfloat16, enabled=str(precision).startswith("bf16"))
 
