@@ -46,7 +46,7 @@ study-claim1: $(STAMP)
 	$(BIN)/mmlib study --profile default --run claim1 --notebooks 01 02 03 04 $(CLAIM1_SIZE)
 	$(BIN)/mmlib report
 
-# claim 2's sweep levels besides 1 (results/default runs 0 and 0.5; everything else as in `make study`)
+# claim 2's sweep levels besides 1 (results/default runs level 0 only; everything else as in `make study`)
 CLAIM2_LEVELS := [0.0, 0.25, 0.5, 0.75]
 
 study-claim2: $(STAMP)

@@ -120,18 +120,20 @@ def cpu_identity(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | None]
                 break
     except OSError:
         pass
+    capability = bf16 = None
     try:
         import torch
-
-        capability = str(torch.backends.cpu.get_cpu_capability())
-    except (ImportError, AttributeError, RuntimeError):
-        capability = None
-    try:
-        import torch
-
-        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (ImportError, AttributeError, RuntimeError):
-        bf16 = None
+    except ImportError:
+        torch = None
+    if torch is not None:
+        try:
+            capability = str(torch.backends.cpu.get_cpu_capability())
+        except (AttributeError, RuntimeError):
+            pass
+        try:
+            bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            pass
     return {"cpu_model": model or platform.processor() or None, "cpu_capability": capability, "cpu_bf16": bf16}
 
 
