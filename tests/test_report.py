@@ -187,3 +187,46 @@ def test_a_quoted_run_on_another_corpus_gets_its_own_scores_and_targets(tmp_path
     block = bottom_line(tmp_path / "default")
     assert f"On the corpus of `{claim1}`, UA of each model (%)" in block and block.count("Targets met:") == 2
     assert f"[results/{claim1}/REPORT.md](results/{claim1}/REPORT.md)" in block
+
+
+def _manifest(folder, dialogs, profile="default"):
+    folder.mkdir(parents=True, exist_ok=True)
+    synth = {"impro_per_session": dialogs // 2, "script_per_session": dialogs - dialogs // 2}
+    (folder / "manifest.json").write_text(json.dumps({"profile": profile, "corpus": {"kind": "synthetic"},
+                                                      "config": {"synth": synth}}))
+
+
+def test_corpus_words_place_a_larger_corpus_against_the_learning_curve(tmp_path):
+    import pandas as pd
+
+    from mmlib.runner.curve import summarize
+    from mmlib.runner.report import corpus_words
+
+    _manifest(tmp_path / "default", 6)
+    _manifest(tmp_path / "claim1", 24)
+    _manifest(tmp_path / "same", 6)
+    assert corpus_words(tmp_path / "same", tmp_path / "default") == ""
+    assert corpus_words(tmp_path / "claim1", tmp_path / "default") == " of 24 dialogs per session (4x `default`'s)"
+    curve_dir = tmp_path / "curve-default"
+    curve_dir.mkdir()
+    # audio under its probe at 24 dialogs (100 per speaker), above it and within 5 points of its ceiling at 48
+    ua = {24: {"audio": 0.50, "probe: audio": 0.55, "oracle (large draw): arousal only": 0.70},
+          48: {"audio": 0.66, "probe: audio": 0.60, "oracle (large draw): arousal only": 0.70}}
+    per = {24: 100.0, 48: 200.0}
+    rows = [{"dialogs_per_session": d, "labelled_per_speaker": per[d], "kind": "model", "model": model, "fold": fold,
+             "seed": 42, "UA": v} for d in ua for model, v in ua[d].items() for fold in (1, 2)]
+    summarize(pd.DataFrame(rows)).to_csv(curve_dir / "summary.csv", index=False)
+    pd.DataFrame({"dialogs_per_session": [24, 48], "labelled_per_speaker": [100.0, 200.0]}).to_csv(
+        curve_dir / "sizes.csv", index=False)
+    power = pd.DataFrame({"labelled_per_speaker": [100.0, 200.0], "mde": [0.06, 0.03]})
+    power.to_csv(curve_dir / "power.csv", index=False)
+    head = " of 24 dialogs per session, 100 labelled utterances per speaker (4x `default`'s)"
+    where = "the learning curve (results/curve-default/, validation speakers)"
+    assert corpus_words(tmp_path / "claim1", tmp_path / "default") == (
+        f"{head}; below the size at which {where} first meets every target: 48 dialogs, 200 per speaker")
+    _manifest(tmp_path / "claim1", 48)
+    at = f"at or above the size at which {where} first meets every target: 48 dialogs, 200 per speaker"
+    assert corpus_words(tmp_path / "claim1", tmp_path / "default").endswith(f"(8x `default`'s); {at}")
+    power.assign(mde=[0.06, 0.05]).to_csv(curve_dir / "power.csv", index=False)  # claim 1's power missed everywhere
+    assert corpus_words(tmp_path / "claim1", tmp_path / "default").endswith(
+        f"(8x `default`'s); {where} meets every target at none of its sizes")

@@ -251,5 +251,16 @@ def report_lines(record_dir: str | Path) -> list[str]:
     return out + [""]
 
 
+def sizes_meeting_targets(record_dir: str | Path) -> pd.DataFrame | None:
+    """targets.by_size of a committed curve (`record_dir` with summary.csv and power.csv), with each size's dialogs
+    per session beside it; None when the record is not there."""
+    d = Path(record_dir)
+    if not ((d / "summary.csv").exists() and (d / "power.csv").exists() and (d / "sizes.csv").exists()):
+        return None
+    met = targets.by_size(pd.read_csv(d / "summary.csv"), pd.read_csv(d / "power.csv"), REFERENCE_OF, HEADS)
+    sizes = pd.read_csv(d / "sizes.csv")[["dialogs_per_session", "labelled_per_speaker"]]
+    return sizes.merge(met, on="labelled_per_speaker", validate="one_to_one")
+
+
 def _n(k: int, word: str) -> str:
     return f"{k} {word}" + ("" if k == 1 else "s")
