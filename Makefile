@@ -39,7 +39,7 @@ study: $(STAMP)
 
 # claim 1's corpus: 24 dialogs per session (12 improvised, 12 scripted), 214 labelled utterances per speaker, 4x the
 # default's; the learning curve (results/curve-default/) meets every target first at 48 dialogs (432 per speaker),
-# which would take this run about twice as long (the README says where the corpus stands, from the curve's record)
+# where each fusion training costs about 3x (the README says where the corpus stands, from the curve's record)
 CLAIM1_SIZE := -o synth.impro_per_session=12 -o synth.script_per_session=12
 
 study-claim1: $(STAMP)
