@@ -230,3 +230,9 @@ def test_corpus_words_place_a_larger_corpus_against_the_learning_curve(tmp_path)
     power.assign(mde=[0.06, 0.05]).to_csv(curve_dir / "power.csv", index=False)  # claim 1's power missed everywhere
     assert corpus_words(tmp_path / "claim1", tmp_path / "default").endswith(
         f"(8x `default`'s); {where} meets every target at none of its sizes")
+    # a curve measured largest size first: the sizes still come smallest first
+    pd.DataFrame({"dialogs_per_session": [48, 24], "labelled_per_speaker": [200.0, 100.0]}).to_csv(
+        curve_dir / "sizes.csv", index=False)
+    from mmlib.runner.curve import sizes_meeting_targets
+
+    assert list(sizes_meeting_targets(curve_dir)["dialogs_per_session"]) == [24, 48]

@@ -232,7 +232,7 @@ def report_lines(record_dir: str | Path) -> list[str]:
                    "cue, not of the input.")
     pw = pd.read_csv(d / "power.csv") if (d / "power.csv").exists() else pd.DataFrame()
     if len(pw):
-        met = targets.by_size(summary, pw, REFERENCE_OF, HEADS)
+        met = sizes_meeting_targets(d)
         all_met = met[met["all_met"]]
         out.append("Against the study's targets (mmlib.analysis.targets: every model at or above its probe and within "
                    f"{100 * targets.CEILING_GAP:.0f} points of its large-draw oracle, claim 1 detectable at "
@@ -253,13 +253,15 @@ def report_lines(record_dir: str | Path) -> list[str]:
 
 def sizes_meeting_targets(record_dir: str | Path) -> pd.DataFrame | None:
     """targets.by_size of a committed curve (`record_dir` with summary.csv and power.csv), with each size's dialogs
-    per session beside it; None when the record is not there."""
+    per session beside it, smallest size first (the first row with all_met is where every target is met first);
+    None when the record is not there."""
     d = Path(record_dir)
     if not ((d / "summary.csv").exists() and (d / "power.csv").exists() and (d / "sizes.csv").exists()):
         return None
     met = targets.by_size(pd.read_csv(d / "summary.csv"), pd.read_csv(d / "power.csv"), REFERENCE_OF, HEADS)
     sizes = pd.read_csv(d / "sizes.csv")[["dialogs_per_session", "labelled_per_speaker"]]
-    return sizes.merge(met, on="labelled_per_speaker", validate="one_to_one")
+    return (sizes.merge(met, on="labelled_per_speaker", validate="one_to_one")
+            .sort_values("dialogs_per_session", ignore_index=True))
 
 
 def _n(k: int, word: str) -> str:

@@ -174,11 +174,12 @@ def _claim_of(primary: pd.DataFrame) -> pd.Series:
     return primary["claim"].astype(str).str.split(" ").str[0]
 
 
-def with_quoted_runs(run: Path, primary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """`run`'s primary tests, each claim's rows taken from its run of QUOTED_RUNS beside `run` (quoted_runs) when
-    that run has rows of that claim; column `run` names where each row comes from (only when a row was taken).
-    Also the sentences that say so."""
-    beside = quoted_runs(run)
+def with_quoted_runs(run: Path, primary: pd.DataFrame,
+                     beside: dict[str, tuple[Path, str]] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """`run`'s primary tests, each claim's rows taken from its run of QUOTED_RUNS beside `run` (`beside`, by default
+    quoted_runs(run)) when that run has rows of that claim; column `run` names where each row comes from (only when a
+    row was taken). Also the sentences that say so."""
+    beside = quoted_runs(run) if beside is None else beside
     parts, notes = [], []
     for c, rows in primary.groupby(_claim_of(primary), sort=False):
         other, what = beside.get(c, (None, ""))
@@ -245,14 +246,15 @@ def bottom_line(run_dir: str | Path) -> str:
     if primary is None:
         lines += ["(This run has no primary-test table: see REPORT.md.)"]
     else:
-        primary, notes = with_quoted_runs(run, primary)
+        beside = quoted_runs(run)  # reads the runs' manifests and the learning curve once
+        primary, notes = with_quoted_runs(run, primary, beside)
         lines += primary_table(primary) + (["", " ".join(notes)] if notes else [])
         forecast = rerun_sentence(primary)
         lines += ["", forecast] if forecast else []
         lines += _scores_and_targets(run, "UA of each model (%)")
         later = _pending_recipe(run, m, "results/")
         lines[-1] += f" {later}" if later else ""  # the targets' paragraph: why the models may sit below them
-        others = dict.fromkeys(other for other, _ in quoted_runs(run).values())
+        others = dict.fromkeys(other for other, _ in beside.values())
         for other in others:  # a run beside it on another corpus: its models are other models
             if (other / "tables" / "results_summary.csv").exists() and \
                     json.loads((other / "manifest.json").read_text())["corpus"] != m["corpus"]:

@@ -140,9 +140,10 @@ def cpu_identity(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | None]
 class _ConsoleProgress(threading.Thread):
     """Shows on the console what the notebook kernels report (mmlib.training.grid writes MMLIB_PROGRESS_FILE)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, workers: int | None = None):
         super().__init__(daemon=True)
         self.path, self.notebook, self.stop, self.seen = path, "", threading.Event(), 0
+        self.t0, self.workers, self.grids = time.time(), workers, []  # grids: one summary per finished grid
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
@@ -158,9 +159,25 @@ class _ConsoleProgress(threading.Thread):
             except json.JSONDecodeError:  # a line being written
                 break
             self.seen += 1
-            eta = "?" if p["eta"] is None else f"{int(p['eta'] // 60)}m{int(p['eta'] % 60):02d}s"
-            print(f"[study] {self.notebook}: {p['desc']} {p['done']}/{p['total']}, ETA {eta} "
-                  f"({p['last']} {'trained' if p['trained'] else 'reused'})", flush=True)
+            print(f"[study {_clock(time.time() - self.t0)}] {self.notebook}: {self.words(p)}", flush=True)
+
+    def words(self, p: dict) -> str:
+        """One progress line's words; a grid's last line is also kept (self.grids) for the manifest."""
+        if p.get("grid_done"):
+            grid = {"notebook": self.notebook} | {k: p[k] for k in ("desc", "total", "trained", "wall", "training_s")}
+            busy = p["training_s"] / (self.workers * p["wall"]) if self.workers and p["wall"] > 0 else None
+            grid["core_use"] = None if busy is None else round(busy, 3)
+            self.grids.append(grid)
+            return (f"{p['desc']} done: {p['trained']} of {p['total']} trained, {p['training_s']:.0f} training-s in "
+                    f"{p['wall']:.0f} s" + ("" if busy is None else f" ({100 * busy:.0f} % of {self.workers} cores)"))
+        eta = "?" if p["eta"] is None else _clock(p["eta"])
+        return f"{p['desc']} {p['done']}/{p['total']}, ETA {eta} ({p['last']} {'trained' if p['trained'] else 'reused'})"
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as m:ss (or h:mm:ss past an hour)."""
+    h, rest = divmod(int(seconds), 3600)
+    return (f"{h}:" if h else "") + f"{rest // 60:0{2 if h else 1}d}:{rest % 60:02d}"
 
 
 def scrub_notebook(path: Path, final: Path | None = None) -> None:
@@ -324,7 +341,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
     started_ray = _start_ray(cfg)
     (tmp / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1, default=list) + "\n")
     os.environ[RUN_CONFIG] = str(tmp / "config.json")  # every notebook's setup checks it built this config
-    watcher = _ConsoleProgress(tmp / ".progress.jsonl")
+    watcher = _ConsoleProgress(tmp / ".progress.jsonl", training_workers(cfg))
     os.environ["MMLIB_PROGRESS_FILE"] = str(watcher.path)
     watcher.start()
     timings: dict[str, float] = {}
@@ -381,6 +398,7 @@ def run_study(cfg: StudyConfig, run_name: str | None = None, results_dir: str | 
         "checkpoints": Ledger(tmp).summary(),
         "convergence_warnings": convergence_warnings,
         "core_use": core_use(Ledger(tmp).summary(), cfg, time.time() - t_start),
+        "grids": watcher.grids,  # per training grid: wall time, trainings, training seconds, its core use
         "executor": {"executor": cfg.run.executor, "ray_address": cfg.run.ray_address,
                      "threads_per_training": cfg.train.threads},
         "versions": versions(),
@@ -445,14 +463,20 @@ class LoadSampler:
 def core_use(checkpoints: list[dict], cfg: StudyConfig, wall: float) -> dict:
     """How much of the machine the run's trainings used: training seconds (of the checkpoints it trained)
     over workers x wall seconds (a local Ray's workers; on a cluster the share is not computed)."""
-    from mmlib.training import grid
-
     seconds = float(sum(c.get("seconds", 0.0) for c in checkpoints if c["trained"]))
-    workers = (1 if cfg.run.executor == "sequential" else
-               grid.local_workers(cfg.run, cfg.train.threads) if not cfg.run.ray_address else None)
+    workers = training_workers(cfg)
     share = seconds / (workers * wall) if workers and wall > 0 else None
     return {"training_seconds": round(seconds, 1), "workers": workers, "wall_seconds": round(wall, 1),
             "share": None if share is None else round(share, 3)}
+
+
+def training_workers(cfg: StudyConfig) -> int | None:
+    """Trainings that run at once: 1 in sequence, a local Ray's workers, None on a cluster (not known here)."""
+    from mmlib.training import grid
+
+    if cfg.run.executor == "sequential":
+        return 1
+    return None if cfg.run.ray_address else grid.local_workers(cfg.run, cfg.train.threads)
 
 
 WARN_SHARE = 0.2  # a head whose trainings keep their first or last epoch this often has not converged

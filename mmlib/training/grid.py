@@ -187,6 +187,7 @@ class _Progress:
     def __init__(self, total: int, desc: str, show: bool, on_outcome=None):
         self.total, self.desc, self.n, self.t0, self.on_outcome = total, desc, 0, time.time(), on_outcome
         self.n_trained = 0  # the ETA comes from trainings only: a reused checkpoint finishes in a blink
+        self.training_s = 0.0  # seconds inside trainings that ran (reused checkpoints cost none)
         self.bar = tqdm(total=total, desc=desc, unit="training", disable=not show)
         self.path = os.environ.get("MMLIB_PROGRESS_FILE")
 
@@ -195,6 +196,7 @@ class _Progress:
             self.on_outcome(out)
         self.n += 1
         self.n_trained += bool(out.trained)
+        self.training_s += out.seconds if out.trained else 0.0
         self.bar.update(1)
         self.bar.set_postfix_str(f"{out.job.spec.label()} {'trained' if out.trained else 'reused'}", refresh=False)
         if self.path:
@@ -207,4 +209,11 @@ class _Progress:
                 f.write(json.dumps(line) + "\n")
 
     def close(self) -> None:
+        """Close the bar; with MMLIB_PROGRESS_FILE, one last line on the whole grid (its wall time against the
+        seconds its trainings took: where a study's idle cores sit)."""
         self.bar.close()
+        if self.path:
+            line = {"desc": self.desc, "grid_done": True, "total": self.total, "trained": self.n_trained,
+                    "wall": round(time.time() - self.t0, 1), "training_s": round(self.training_s, 1)}
+            with open(self.path, "a") as f:
+                f.write(json.dumps(line) + "\n")
