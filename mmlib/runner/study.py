@@ -171,7 +171,8 @@ class _ConsoleProgress(threading.Thread):
             return (f"{p['desc']} done: {p['trained']} of {p['total']} trained, {p['training_s']:.0f} training-s in "
                     f"{p['wall']:.0f} s" + ("" if busy is None else f" ({100 * busy:.0f} % of {self.workers} cores)"))
         eta = "?" if p["eta"] is None else _clock(p["eta"])
-        return f"{p['desc']} {p['done']}/{p['total']}, ETA {eta} ({p['last']} {'trained' if p['trained'] else 'reused'})"
+        how = "trained" if p["trained"] else "reused"
+        return f"{p['desc']} {p['done']}/{p['total']}, ETA {eta} ({p['last']} {how})"
 
 
 def _clock(seconds: float) -> str:
