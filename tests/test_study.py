@@ -114,3 +114,31 @@ def test_notebooks_are_chosen_by_prefix_in_the_study_order():
         select_notebooks(["0"])
     with pytest.raises(ValueError, match="'06' matches no notebook"):
         select_notebooks(["06"])
+
+
+@pytest.mark.parametrize("precision, native, said", [("bf16-mixed", False, True), ("bf16-mixed", True, False),
+                                                       ("32-true", False, False)])
+def test_a_bf16_profile_on_a_cpu_that_emulates_bf16_says_so_before_anything_runs(tmp_path, monkeypatch, capsys,
+                                                                                   precision, native, said):
+    # native: the manifest's cpu_bf16, whether oneDNN runs bf16 natively here; the run is stopped at the corpus
+    from mmlib.data import loaders
+    from mmlib.runner import study
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(study, "cpu_identity", lambda *a: {"cpu_model": "x", "cpu_capability": "AVX2",
+                                                           "cpu_bf16": native})
+    monkeypatch.setattr(study.LoadSampler, "start", lambda self: self)  # no sampling thread left behind
+    monkeypatch.setattr(loaders, "prepare_corpus", stop)
+    cfg = load_config("quick", {"data.data_dir": str(tmp_path / "data"), "train.precision": precision})
+    with pytest.raises(Stop):
+        run_study(cfg, results_dir=tmp_path / "results", progress=False)
+    out = capsys.readouterr().out
+    note = (f"[study] note: profile quick trains under bf16 autocast (train.precision {precision}), which this CPU "
+            "emulates: expect the trainings to be slower than in fp32; `-o train.precision=32-true` trains in fp32 "
+            "(other numbers, other checkpoints)")
+    assert (note in out) is said
