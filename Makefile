@@ -19,7 +19,7 @@ PROFILE ?= default
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade -c constraints.txt pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'  # the tested versions (constraints.txt)
 	$(BIN)/python -m pip install -q --no-deps 'facenet-pytorch==2.6.0'  # MTCNN; its metadata pins torch<2.3 (pyproject.toml)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
